@@ -1,0 +1,50 @@
+# ktls: a new kernel TLS, as a patch series against Linux 6.12.
+#
+#   make run      build the patched kernel, boot it under QEMU, show kTLS
+#   make test     everything CI checks; last line "N passed, N failed"
+#
+# The edit loop (see README):
+#   make tree     build/linux: the base tree + patches/ (branch "series")
+#   make export   patches/ and the mirrored files from build/linux
+#   make check-sync   fail when they are stale
+#
+# More:
+#   make kernel / kernel-base / kernel-debug   build one flavour
+#   make static   checkpatch, sparse, W=1, kernel-doc, shellcheck
+#   make bisect   every patch builds and boots
+#   make selftests   the selftests on the series kernel
+#   make compare  the selftests on the base kernel and ours, side by side
+#                 (slow: the base kernel's rekey cases time out)
+
+SHELL := /bin/bash
+S := scripts
+
+.PHONY: run test tree export check-sync kernel kernel-base kernel-debug \
+	static bisect selftests compare clean
+
+run: tree
+	$(S)/demo.sh
+test:
+	$(S)/test.sh
+tree:
+	$(S)/tree.sh
+export:
+	$(S)/export.sh
+check-sync: tree
+	$(S)/check-sync.sh
+kernel: tree
+	$(S)/build-kernel.sh series
+kernel-base: tree
+	$(S)/build-kernel.sh base
+kernel-debug: tree
+	$(S)/build-kernel.sh debug
+static: kernel
+	$(S)/check-static.sh
+bisect: tree
+	$(S)/check-bisect.sh
+selftests: kernel
+	$(S)/run-tests.sh series $(S)/xfail.txt
+compare: tree
+	$(S)/compare.sh
+clean:
+	rm -rf build/out build/runs build/selftests

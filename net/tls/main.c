@@ -1,0 +1,28 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Kernel TLS (kTLS): module init and exit.
+ *
+ * Documentation/networking/tls.rst describes the socket API and which
+ * file of this directory does what.
+ */
+
+#include <linux/module.h>
+
+#include "ulp.h"
+
+static int __init tls_init(void)
+{
+	return tcp_register_ulp(&tls_ulp_ops);
+}
+
+static void __exit tls_exit(void)
+{
+	tcp_unregister_ulp(&tls_ulp_ops);
+}
+
+module_init(tls_init);
+module_exit(tls_exit);
+
+MODULE_DESCRIPTION("Kernel TLS (kTLS): TLS records in the kernel");
+MODULE_LICENSE("GPL");
+MODULE_ALIAS_TCP_ULP("tls");

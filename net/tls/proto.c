@@ -1,0 +1,93 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The proto of a kTLS socket: TCP's, with the calls kTLS takes over.
+ *
+ * There is one table per address family, copied from TCP's the first time
+ * a socket of that family attaches: tcpv6_prot may live in the ipv6 module,
+ * so it is only known once an IPv6 socket shows it to us. Which calls are
+ * taken over does not depend on whether keys are set; each handler looks
+ * at the socket's own state, so one table serves all sockets of a family.
+ */
+
+#include <linux/mutex.h>
+
+#include "proto.h"
+#include "sock.h"
+#include "sockopt.h"
+#include "ulp.h"
+
+enum tls_proto_family {
+	TLS_PROTO_IPV4,
+	TLS_PROTO_IPV6,
+	TLS_PROTO_NUM,
+};
+
+static struct proto tls_protos[TLS_PROTO_NUM];
+/* the TCP proto each table was copied from; NULL until it is built */
+static const struct proto *tls_proto_bases[TLS_PROTO_NUM];
+static DEFINE_MUTEX(tls_proto_mutex);
+
+static int tls_proto_setsockopt(struct sock *sk, int level, int optname,
+				sockptr_t optval, unsigned int optlen)
+{
+	struct proto *base = READ_ONCE(tls_sk(sk)->sk_proto);
+
+	if (level != SOL_TLS)
+		return base->setsockopt(sk, level, optname, optval, optlen);
+	return tls_sockopt_set(sk, optname, optval, optlen);
+}
+
+static int tls_proto_getsockopt(struct sock *sk, int level, int optname,
+				char __user *optval, int __user *optlen)
+{
+	struct proto *base = READ_ONCE(tls_sk(sk)->sk_proto);
+
+	if (level != SOL_TLS)
+		return base->getsockopt(sk, level, optname, optval, optlen);
+	return tls_sockopt_get(sk, optname, optval, optlen);
+}
+
+/*
+ * connect(AF_UNSPEC) would let the socket connect again, to a peer that
+ * has none of this connection's keys or record sequence numbers.
+ */
+static int tls_proto_disconnect(struct sock *sk, int flags)
+{
+	return -EOPNOTSUPP;
+}
+
+static void tls_proto_build(struct proto *prot, const struct proto *base)
+{
+	*prot = *base;
+	prot->setsockopt = tls_proto_setsockopt;
+	prot->getsockopt = tls_proto_getsockopt;
+	prot->disconnect = tls_proto_disconnect;
+	prot->close = tls_ulp_close;
+}
+
+/**
+ * tls_proto_get() - the kTLS proto for a socket
+ * @sk: the socket kTLS attaches to
+ * @base: the TCP proto @sk runs on (under sockmap: the one sockmap saved)
+ *
+ * Return: the table for @sk's family, built from @base on first use, or
+ * NULL when @base is not the TCP proto the table was built from.
+ */
+struct proto *tls_proto_get(struct sock *sk, const struct proto *base)
+{
+	enum tls_proto_family f;
+
+	f = sk->sk_family == AF_INET6 ? TLS_PROTO_IPV6 : TLS_PROTO_IPV4;
+	/* Pairs with smp_store_release() below: the table is complete. */
+	if (likely(smp_load_acquire(&tls_proto_bases[f]) == base))
+		return &tls_protos[f];
+
+	mutex_lock(&tls_proto_mutex);
+	if (!tls_proto_bases[f]) {
+		tls_proto_build(&tls_protos[f], base);
+		smp_store_release(&tls_proto_bases[f], base);
+	}
+	mutex_unlock(&tls_proto_mutex);
+
+	return tls_proto_bases[f] == base ? &tls_protos[f] : NULL;
+}

@@ -1,0 +1,122 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The "tls" TCP upper layer protocol: attaching kTLS to a socket and
+ * taking it off again.
+ *
+ * Attach, setsockopt(TCP_ULP, "tls"), runs under the socket lock from the
+ * TCP ULP core, which has already refused a second ULP (EEXIST) and
+ * listening sockets (ENOTCONN). It swaps the socket's proto for kTLS's and
+ * nothing else: data flows in clear until SOL_TLS options install keys.
+ *
+ * Detach happens in close(): kTLS gives the socket its own proto back
+ * before TCP closes it, so TCP's close and what follows never run kTLS
+ * code. The ULP core calls ->release when TCP destroys the socket, which
+ * only has work left if the socket went away without close().
+ */
+
+#include <linux/skmsg.h>
+#include <linux/slab.h>
+
+#include "proto.h"
+#include "sock.h"
+#include "ulp.h"
+
+/*
+ * The TCP proto that kTLS's table copies. A socket in a sockmap runs
+ * sockmap's proto; the psock keeps the TCP one it replaced.
+ */
+static const struct proto *tls_ulp_tcp_proto(struct sock *sk)
+{
+	const struct proto *base = READ_ONCE(sk->sk_prot);
+	struct sk_psock *psock;
+
+	rcu_read_lock();
+	psock = sk_psock(sk);
+	if (psock)
+		base = psock->sk_proto;
+	rcu_read_unlock();
+	return base;
+}
+
+static int tls_ulp_init(struct sock *sk)
+{
+	struct tls_sock *ts;
+	struct proto *prot;
+
+	/* Keys belong to a connection: there must be one. */
+	if (sk->sk_state != TCP_ESTABLISHED)
+		return -ENOTCONN;
+
+	prot = tls_proto_get(sk, tls_ulp_tcp_proto(sk));
+	if (!prot)
+		return -EOPNOTSUPP;
+
+	/* sk_allocation: in-kernel users (NFS, NVMe) may not recurse into I/O */
+	ts = kzalloc(sizeof(*ts), sk->sk_allocation);
+	if (!ts)
+		return -ENOMEM;
+	ts->sk_proto = READ_ONCE(sk->sk_prot);
+
+	rcu_assign_pointer(inet_csk(sk)->icsk_ulp_data, ts);
+	sock_replace_proto(sk, prot);
+	return 0;
+}
+
+/* Socket lock held. After this the socket is plain TCP again. */
+static void tls_ulp_detach(struct sock *sk, struct tls_sock *ts)
+{
+	sock_replace_proto(sk, ts->sk_proto);
+	rcu_assign_pointer(inet_csk(sk)->icsk_ulp_data, NULL);
+	kfree_rcu(ts, rcu);
+}
+
+/**
+ * tls_ulp_close() - close() of a kTLS socket
+ * @sk: the socket
+ * @timeout: linger time, passed on to TCP
+ *
+ * Takes kTLS off the socket, then lets TCP close it.
+ */
+void tls_ulp_close(struct sock *sk, long timeout)
+{
+	struct proto *base;
+
+	lock_sock(sk);
+	base = tls_sk(sk)->sk_proto;
+	tls_ulp_detach(sk, tls_sk(sk));
+	release_sock(sk);
+
+	base->close(sk, timeout);
+}
+
+static void tls_ulp_release(struct sock *sk)
+{
+	struct tls_sock *ts = tls_sk(sk);
+
+	if (ts)
+		tls_ulp_detach(sk, ts);
+}
+
+/*
+ * Sockmap lets go of the socket (tcp_bpf_update_proto() restoring): the
+ * proto it hands back is the one kTLS falls through to and restores.
+ */
+static void tls_ulp_update(struct sock *sk, struct proto *p,
+			   void (*write_space)(struct sock *sk))
+{
+	struct tls_sock *ts = tls_sk(sk);
+
+	if (ts)
+		WRITE_ONCE(ts->sk_proto, p);
+	else
+		sock_replace_proto(sk, p);
+	WRITE_ONCE(sk->sk_write_space, write_space);
+}
+
+struct tcp_ulp_ops tls_ulp_ops __read_mostly = {
+	.name		= "tls",
+	.owner		= THIS_MODULE,
+	.init		= tls_ulp_init,
+	.update		= tls_ulp_update,
+	.release	= tls_ulp_release,
+};

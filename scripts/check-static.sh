@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Static checks, as netdev runs them, on the series in build/linux:
+#  - checkpatch.pl --strict on every patch of patches/;
+#  - sparse (C=2) and W=1 on our kernel .c files, object by object, in the
+#    series build (build-kernel.sh series must have run);
+#  - kernel-doc -Wall on our kernel .c and .h files;
+#  - every file the series adds is covered by our MAINTAINERS entry
+#    (which is why checkpatch's FILE_PATH_CHANGES, "does MAINTAINERS need
+#    updating?", asked of every patch that adds a file, is not repeated);
+#  - shellcheck on our own scripts.
+# "Our" files are the mirrored ones (created or rewritten by the series).
+# One verdict line per check.
+# shellcheck source=scripts/common.sh
+. "$(dirname "$0")/common.sh"
+need_pkgs sparse shellcheck perl python3-ply python3-git
+
+out=$BUILD/out/series
+status=0
+check() { # check NAME LOGFILE: PASS when the log is empty
+	if [ -s "$2" ]; then
+		result FAIL "$1" "$(wc -l < "$2") lines:"
+		sed 's/^/    /' "$2" | head -40
+		status=1
+	else
+		result PASS "$1"
+	fi
+}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+for p in $(series_patches); do
+	(cd "$TREE" && ./scripts/checkpatch.pl -q --strict --no-summary \
+		--ignore FILE_PATH_CHANGES --color=never "$p") > "$tmp/cp" 2>&1 || true
+	check "checkpatch --strict: ${p##*/}" "$tmp/cp"
+done
+
+mapfile -t mine < <(cd "$TOP" && find "${MIRROR_ROOTS[@]}" -type f \
+	\( -name '*.c' -o -name '*.h' \) ! -path 'tools/*' 2>/dev/null | sort)
+objs=()
+for f in "${mine[@]}"; do
+	case "$f" in *.c) objs+=("${f%.c}.o") ;; esac
+done
+[ -f "$out/.config" ] || die "no series build in ${out#"$TOP"/}: scripts/build-kernel.sh series"
+# Rebuild the objects with sparse and extra warnings; anything printed is
+# a finding.
+touch "${objs[@]/#/$TREE/}" 2>/dev/null || true
+make -s -C "$TREE" O="$out" -j"$JOBS" CC="ccache gcc" C=2 W=1 "${objs[@]}" \
+	> "$tmp/sparse" 2>&1 || true
+check "sparse C=2 W=1: ${objs[*]}" "$tmp/sparse"
+
+(cd "$TREE" && ./scripts/kernel-doc -none -Wall "${mine[@]}") > "$tmp/kdoc" 2>&1 || true
+check "kernel-doc -Wall: ${#mine[@]} files" "$tmp/kdoc"
+
+: > "$tmp/maint"
+while read -r f; do
+	(cd "$TREE" && ./scripts/get_maintainer.pl --no-git --no-rolestats \
+		--no-git-fallback -f "$f" 2>/dev/null) | grep -q "$GIT_COMMITTER_EMAIL" ||
+		echo "$f: not covered by our MAINTAINERS entry" >> "$tmp/maint"
+done < <(cd "$TOP" && find "${MIRROR_ROOTS[@]}" -type f 2>/dev/null | sort)
+check "MAINTAINERS covers every file the series adds" "$tmp/maint"
+
+(cd "$TOP" && shellcheck -x scripts/*.sh .ci/run) > "$tmp/sc" 2>&1 || true
+check "shellcheck scripts/" "$tmp/sc"
+exit $status

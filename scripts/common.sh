@@ -1,0 +1,98 @@
+# shellcheck shell=bash
+# Variables set here are used by the scripts that source this file.
+# shellcheck disable=SC2034
+# Shared settings for the ktls tooling. Sourced, never run.
+#
+# Layout under build/ (git-ignored, reused between runs):
+#   build/linux        git tree: tag ktls-base + branch "series" (one commit
+#                      per patch of patches/)
+#   build/src-base     worktree of ktls-base, for the "base" kernel flavour
+#   build/out/FLAVOUR  out-of-tree kernel build (series, base, debug)
+#   build/runs/...     guest outputs (console log, results)
+
+set -euo pipefail
+
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=${KTLS_BUILD:-$TOP/build}
+TREE=$BUILD/linux
+BASE_TAG=ktls-base
+SERIES_BRANCH=series
+PATCHES=$TOP/patches
+
+# The base tree: Debian's linux-source-6.12. The series records the exact
+# package version it was made against; scripts/base-tree.sh checks it.
+BASE_PKG=linux-source-6.12
+BASE_TARBALL=/usr/src/linux-source-6.12.tar.xz
+BASE_PKG_VERSION=6.12.117-1~deb12u1
+BASE_KERNELVERSION=6.12.117
+
+# One identity for everything the tooling commits, with fixed dates for the
+# base, so that commit ids (and so patches/) are reproducible.
+export GIT_COMMITTER_NAME="ktls developers"
+export GIT_COMMITTER_EMAIL="ktls-devel@example.org"
+BASE_DATE="2025-01-01T00:00:00Z"
+
+# ccache shared by all flavours; paths below BUILD are hashed relative to it
+# so the series, base and debug trees reuse each other's objects.
+export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache}
+export CCACHE_BASEDIR=$BUILD
+export CCACHE_NOHASHDIR=1
+
+JOBS=${JOBS:-$(nproc)}
+
+log() { printf '%s: %s\n' "${0##*/}" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# need_pkgs PKG... : install Debian packages that are missing (CI starts on a
+# machine that has only the base image).
+need_pkgs() {
+	local missing=() p
+	for p in "$@"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+			grep -q 'ok installed' || missing+=("$p")
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	log "installing ${missing[*]}"
+	[ "$(id -u)" -eq 0 ] || die "need root to apt-get install ${missing[*]}"
+	if [ ! -e "$BUILD/.apt-updated" ]; then
+		apt-get update -qq >&2
+		mkdir -p "$BUILD" && touch "$BUILD/.apt-updated"
+	fi
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+		--no-install-recommends "${missing[@]}" >&2
+}
+
+# Packages every kernel build needs.
+BUILD_PKGS=(gcc make flex bison bc libelf-dev libssl-dev ccache cpio
+	    python3 perl git xz-utils kmod)
+
+# Mirror: the files our series creates, or rewrites wholesale, also stand in
+# the repo at their kernel paths (exported, never edited by hand). Created
+# files are found from the series itself; rewritten ones are listed here.
+# Base-tree files that a patch moves, fixes or extends are in patches/ only.
+MIRROR_ROOTS=(Documentation arch crypto drivers include net tools)
+MIRROR_REWRITTEN=(Documentation/networking/tls.rst include/net/tls.h)
+# Our MAINTAINERS entry, exported to MAINTAINERS.fragment, is the one that
+# lists this path.
+MAINTAINERS_KEY="F:	net/tls/"
+
+# Records what build/linux was last synced with (export or tree): the
+# series commit and a hash of patches/.
+SYNC_MARK=$BUILD/tree-sync
+
+patches_hash() { cat "$PATCHES"/*.patch 2>/dev/null | sha256sum | cut -d' ' -f1; }
+series_patches() { find "$PATCHES" -name '[0-9][0-9][0-9][0-9]-*.patch' ! -name '0000-*' | sort; }
+
+# git in the kernel tree, with settings that make its output the same for
+# every developer whatever their own git configuration.
+tgit() {
+	git -C "$TREE" -c core.abbrev=12 -c diff.noprefix=false \
+		-c diff.mnemonicPrefix=false -c diff.renames=true \
+		-c format.signature= -c format.coverLetter=false "$@"
+}
+
+# result VERDICT NAME [DETAIL]: one verdict line (PASS, FAIL, XFAIL), on
+# stdout and appended to $KTLS_RESULTS, which scripts/test.sh counts.
+result() {
+	printf '%-5s %s%s\n' "$1" "$2" "${3:+ ($3)}" | tee -a "${KTLS_RESULTS:-/dev/null}"
+}

@@ -4,13 +4,26 @@
 # the series branch at the end), builds it incrementally in the series
 # build directory, so that ccache and kbuild reuse the previous patch's
 # objects, and boots it. Config options that a patch does not have yet
-# (CONFIG_TLS before it is added back) may be missing.
+# (CONFIG_TLS before it is added back) may be missing; the options of the
+# in-tree kTLS users (scripts/config/consumers.config) may not.
 # shellcheck source=scripts/common.sh
 . "$(dirname "$0")/common.sh"
 
 [ -z "$(tgit status --porcelain --untracked-files=no)" ] ||
 	die "uncommitted changes in ${TREE#"$TOP"/}"
 trap 'tgit checkout -q "$SERIES_BRANCH"' EXIT
+
+# Every line of the consumers fragment must take effect at every patch:
+# Kconfig drops a driver silently when a symbol it depends on goes away.
+kconfig_consumers() {
+	local out=$BUILD/out/kconfig
+	mkdir -p "$out"
+	cat "$TOP/scripts/config/boot.config" "$TOP/scripts/config/consumers.config" > "$out/fragment"
+	make -s -C "$TREE" O="$out" KCONFIG_ALLCONFIG="$out/fragment" allnoconfig > /dev/null 2>&1
+	grep -h '^CONFIG_' "$TOP/scripts/config/consumers.config" | while read -r line; do
+		grep -qxF "$line" "$out/.config" || printf '%s ' "$line"
+	done
+}
 
 status=0
 n=0
@@ -19,6 +32,13 @@ for c in $(tgit rev-list --reverse "$BASE_TAG..$SERIES_BRANCH"); do
 	subj=$(tgit log -1 --format=%s "$c")
 	name="bisect: patch $n builds and boots: $subj"
 	tgit checkout -q --detach "$c"
+	lost=$(kconfig_consumers)
+	if [ -z "$lost" ]; then
+		result PASS "bisect: patch $n keeps every kTLS user configurable"
+	else
+		result FAIL "bisect: patch $n keeps every kTLS user configurable" "lost: $lost"
+		status=1
+	fi
 	if ! KTLS_ALLOW_MISSING=1 "$TOP/scripts/build-kernel.sh" series \
 		> "$BUILD/bisect-$n.log" 2>&1; then
 		result FAIL "$name" "build failed, ${BUILD#"$TOP"/}/bisect-$n.log"

@@ -28,8 +28,10 @@ check() { # check NAME LOGFILE: PASS when the log is empty
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
+# checkpatch runs scripts/spdxcheck.py with "python3": Debian's, which has
+# python3-ply and python3-git, not one that PATH may put first (pyenv).
 for p in $(series_patches); do
-	(cd "$TREE" && ./scripts/checkpatch.pl -q --strict --no-summary \
+	(cd "$TREE" && PATH=/usr/bin:$PATH ./scripts/checkpatch.pl -q --strict --no-summary \
 		--ignore FILE_PATH_CHANGES --color=never "$p") > "$tmp/cp" 2>&1 || true
 	check "checkpatch --strict: ${p##*/}" "$tmp/cp"
 done

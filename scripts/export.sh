@@ -38,10 +38,12 @@ mapfile -t files < <(
 for r in "${MIRROR_ROOTS[@]}"; do rm -rf "${dest:?}/$r"; done
 tgit archive "$SERIES_BRANCH" -- "${files[@]}" | tar -x -C "$dest"
 
+# (awk reads to the end: git must not die of SIGPIPE under pipefail)
 tgit show "$SERIES_BRANCH:MAINTAINERS" | awk -v key="$MAINTAINERS_KEY" '
-	/^$/ { if (hit) { printf "%s", para; exit } para = ""; next }
+	done { next }
+	/^$/ { if (hit) { printf "%s", para; done = 1 } para = ""; next }
 	{ para = para $0 "\n"; if ($0 == key) hit = 1 }
-	END { if (hit && para != "") printf "%s", para }' > "$dest/MAINTAINERS.fragment"
+	END { if (hit && !done) printf "%s", para }' > "$dest/MAINTAINERS.fragment"
 [ -s "$dest/MAINTAINERS.fragment" ] || rm -f "$dest/MAINTAINERS.fragment"
 
 if [ "$dest" = "$TOP" ]; then

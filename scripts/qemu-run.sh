@@ -43,7 +43,7 @@ printf '%s\n' "$*" > "$run/out/cmd"
 boot() {
 	local kernel=$1 dir=$2
 	shift 2
-	timeout --foreground -k 10 "$timeout" \
+	timeout -k 10 "$timeout" \
 	qemu-system-x86_64 "$@" -m 2G -smp "$cpus" \
 		-nodefaults -display none -no-reboot -monitor none \
 		-serial "file:$dir/console.log" \

@@ -85,6 +85,7 @@ struct proto *tls_proto_get(struct sock *sk, const struct proto *base)
 	mutex_lock(&tls_proto_mutex);
 	if (!tls_proto_bases[f]) {
 		tls_proto_build(&tls_protos[f], base);
+		/* Publish the table only once it is complete. */
 		smp_store_release(&tls_proto_bases[f], base);
 	}
 	mutex_unlock(&tls_proto_mutex);

@@ -99,7 +99,7 @@ static void tls_ulp_release(struct sock *sk)
 
 /*
  * Sockmap lets go of the socket (tcp_bpf_update_proto() restoring): the
- * proto it hands back is the one kTLS falls through to and restores.
+ * proto it hands back is the one kTLS passes calls on to and restores.
  */
 static void tls_ulp_update(struct sock *sk, struct proto *p,
 			   void (*write_space)(struct sock *sk))

@@ -182,7 +182,7 @@ TEST_F(conn, attach_twice)
 /* Attaching changes nothing on the wire, in either direction. */
 TEST_F(conn, clear_until_keys)
 {
-	const char out[] = "no keys, no records";
+	static const char out[] = "no keys, no records";
 	char in[sizeof(out) + 8];
 
 	ASSERT_EQ(attach_tls(self->cfd), 0);

@@ -34,6 +34,7 @@ if [ -w /sys/kernel/debug/kmemleak ]; then
 	echo scan > /sys/kernel/debug/kmemleak; sleep 6
 	echo scan > /sys/kernel/debug/kmemleak
 	cat /sys/kernel/debug/kmemleak > /dev/console
+	echo "guest-init: kmemleak scanned" > /dev/console
 fi
 
 echo "$rc" > /tmp/results/rc

@@ -39,6 +39,17 @@ status=0
 fail() { result FAIL "$@"; status=1; }
 
 [ $qrc -eq 0 ] || fail "$flavour: guest run" "exit $qrc, see ${run#"$TOP"/}/console.log"
+# The debug kernel's checkers must have been live for its silence to count.
+if [ "$flavour" = debug ]; then
+	for want in "KernelAddressSanitizer initialized" "Lock dependency validator" \
+		    "guest-init: kmemleak scanned"; do
+		if grep -q "$want" "$run/console.log"; then
+			result PASS "debug: console shows \"$want\""
+		else
+			fail "debug: console shows \"$want\""
+		fi
+	done
+fi
 if grep -qw tls "$out/ulp-available" 2>/dev/null; then
 	result PASS "$flavour: tls ULP registered"
 else

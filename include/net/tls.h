@@ -84,6 +84,20 @@ static inline bool tls_sw_has_ctx_rx(const struct sock *sk)
 	return info && READ_ONCE(info->rx_conf) == TLS_CONF_SW;
 }
 
+/* Which half of a connection a NIC driver's offload state is for. */
+enum tls_offload_ctx_dir {
+	TLS_OFFLOAD_CTX_DIR_RX,
+	TLS_OFFLOAD_CTX_DIR_TX,
+};
+
+/*
+ * A NIC driver's per-connection offload state. Declared only: drivers
+ * call it in code that IS_ENABLED(CONFIG_TLS_DEVICE) compiles away, and a
+ * call that is not compiled away must fail to link until device offload
+ * is implemented.
+ */
+void *tls_driver_ctx(const struct sock *sk, enum tls_offload_ctx_dir direction);
+
 /**
  * tls_is_skb_tx_device_offloaded() - will a NIC encrypt this skb?
  * @skb: an skb on its way to a device

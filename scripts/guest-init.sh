@@ -3,23 +3,38 @@
 # the host's, read-only over 9p; the run's output directory is the 9p share
 # "results", mounted at /tmp/results. Runs /tmp/results/cmd with bash in the
 # directory given on the kernel command line (ktls.cwd=), stores its output
-# and exit code there, then powers off.
+# and exit code there, then reboots, which ends QEMU.
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export HOME=/tmp LANG=C.UTF-8 TERM=dumb
 
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
-mount -t tmpfs -o mode=1777 tmpfs /tmp
-mount -t tmpfs -o mode=755 tmpfs /run
 mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
-mkdir -p /tmp/results
-mount -t 9p -o trans=virtio,version=9p2000.L results /tmp/results
 
-cwd=/
+cwd=/ expose=
 read -r -a words < /proc/cmdline
 for w in "${words[@]}"; do
-	case "$w" in ktls.cwd=*) cwd=${w#ktls.cwd=} ;; esac
+	case "$w" in
+	ktls.cwd=*) cwd=${w#ktls.cwd=} ;;
+	ktls.expose=*) expose=${w#ktls.expose=} ;;
+	esac
 done
+
+# Writable /run and /tmp. They hide the host's own /run and /tmp, where the
+# project itself may live (a CI clone under /tmp): keep the host root at
+# /run/host and bind the project's directories (ktls.expose=DIR,DIR) back
+# where they were.
+mount -t tmpfs -o mode=755 tmpfs /run
+mkdir -p /run/host
+mount --bind / /run/host
+mount -t tmpfs -o mode=1777 tmpfs /tmp
+IFS=, read -r -a dirs <<< "$expose"
+for d in "${dirs[@]}"; do
+	[ -d "$d" ] && continue
+	mkdir -p "$d" && mount --bind "/run/host$d" "$d"
+done
+mkdir -p /tmp/results
+mount -t 9p -o trans=virtio,version=9p2000.L results /tmp/results
 
 ip link set lo up 2>/dev/null || echo "guest-init: cannot bring lo up" >&2
 echo "guest-init: running /tmp/results/cmd in $cwd" > /dev/console

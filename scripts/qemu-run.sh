@@ -52,7 +52,7 @@ boot() {
 		-fsdev local,id=res,path="$dir/out",security_model=none \
 		-device virtio-9p-pci,fsdev=res,mount_tag=results \
 		-kernel "$kernel" \
-		-append "console=ttyS0 root=host0 rootfstype=9p rootflags=trans=virtio,version=9p2000.L,cache=loose ro init=$TOP/scripts/guest-init.sh ktls.cwd=$PWD panic=-1 oops=panic loglevel=7" \
+		-append "console=ttyS0 root=host0 rootfstype=9p rootflags=trans=virtio,version=9p2000.L,cache=loose ro init=$TOP/scripts/guest-init.sh ktls.cwd=$PWD ktls.expose=$TOP,$BUILD,$PWD panic=-1 oops=panic loglevel=7" \
 		</dev/null >"$dir/qemu.log" 2>&1
 	local rc=$?
 	[ $rc -eq 124 ] && { log "timeout after ${timeout}s"; return 124; }

@@ -3,6 +3,7 @@
 # work (scripts/guest-demo.py). Exit code: the demo's.
 # shellcheck source=scripts/common.sh
 . "$(dirname "$0")/common.sh"
+need_pkgs python3
 kernel=$("$TOP/scripts/build-kernel.sh" series)
 log "booting ${kernel#"$TOP"/}"
 rc=0

@@ -24,6 +24,7 @@ kernel=$BUILD/out/$flavour/arch/x86/boot/bzImage
 
 # The selftests, against the series' uAPI headers.
 st=$BUILD/selftests
+mkdir -p "$st"
 make -s -C "$TREE/tools/testing/selftests/net/tls" OUTPUT="$st" \
 	KHDR_INCLUDES="-isystem $BUILD/out/series/hdr/include" >&2 ||
 	die "selftests do not build"

@@ -36,12 +36,15 @@ step() {
 		return 1
 	fi
 }
-# part NAME CMD...: run a step that prints its own verdicts
+# part NAME CMD...: run a step that prints its own verdicts; one that fails
+# also gets a verdict of its own, so that a part which dies before judging
+# anything cannot pass unseen
 part() {
-	local name=$1 t=$SECONDS
+	local name=$1 t=$SECONDS rc=0
 	shift
 	log "== $name"
-	"$@" || true
+	"$@" || rc=$?
+	[ $rc -eq 0 ] || result FAIL "$name" "exit $rc"
 	log "   $name took $((SECONDS - t))s"
 }
 

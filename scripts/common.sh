@@ -24,7 +24,6 @@ PATCHES=$TOP/patches
 BASE_PKG=linux-source-6.12
 BASE_TARBALL=/usr/src/linux-source-6.12.tar.xz
 BASE_PKG_VERSION=6.12.117-1~deb12u1
-BASE_KERNELVERSION=6.12.117
 
 # One identity for everything the tooling commits, with fixed dates for the
 # base, so that commit ids (and so patches/) are reproducible.

@@ -13,6 +13,8 @@
 #   make static   checkpatch, sparse, W=1, kernel-doc, shellcheck
 #   make bisect   every patch builds and boots
 #   make selftests   the selftests on the series kernel
+#   make interop  the series kernel's kTLS against unmodified OpenSSL,
+#                 nginx and curl (scripts/interop.sh)
 #   make compare  the selftests on the base kernel and ours, side by side
 #                 (slow: the base kernel's rekey cases time out)
 
@@ -20,7 +22,7 @@ SHELL := /bin/bash
 S := scripts
 
 .PHONY: run test tree export check-sync kernel kernel-base kernel-debug \
-	static bisect selftests compare clean
+	static bisect selftests interop compare clean
 
 run: tree
 	$(S)/demo.sh
@@ -44,6 +46,8 @@ bisect: tree
 	$(S)/check-bisect.sh
 selftests: kernel
 	$(S)/run-tests.sh series $(S)/xfail.txt
+interop: kernel
+	$(S)/interop.sh series
 compare: tree
 	$(S)/compare.sh
 clean:

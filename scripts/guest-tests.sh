@@ -5,6 +5,7 @@
 # usage: guest-tests.sh SELFTESTS OUT
 #   OUT/ulp-available   /proc/sys/net/ipv4/tcp_available_ulp
 #   OUT/ulp.ktap        the ulp suite
+#   OUT/tx.ktap         the tx suite (records on the wire)
 #   OUT/tls.GROUP.ktap  the conformance suite (tls.c), one run per fixture
 #                       and variant (GROUP: "tls.12_aes_gcm", "tls_basic")
 #   OUT/tls.GROUP.cases the cases that run was asked for, one per line
@@ -17,6 +18,8 @@ cat /proc/sys/net/ipv4/tcp_available_ulp > "$out/ulp-available"
 
 timeout 600 "$bin/ulp" > "$out/ulp.ktap" 2>&1
 echo $? > "$out/ulp.rc"
+timeout 1200 "$bin/tx" > "$out/tx.ktap" 2>&1
+echo $? > "$out/tx.rc"
 
 # tls -l prints "FIXTURE VARIANT TEST" columns (%-20s %-25s %s), variants
 # and tests side by side; every test runs once per variant.

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Run the kTLS selftests (tools/testing/selftests/net/tls: ulp, and tls.c,
-# the conformance suite, one run per fixture and variant) on a built
+# Run the kTLS selftests (tools/testing/selftests/net/tls: ulp, tx, and
+# tls.c, the conformance suite, one run per fixture and variant) on a built
 # kernel flavour under QEMU, and judge every case:
 #   PASS   it passed
 #   FAIL   it failed, was skipped, gave no result (crash, timeout), or is
@@ -91,12 +91,12 @@ judge() {
 
 summary=$run/summary
 : > "$summary"
-for ktap in "$out"/ulp.ktap "$out"/tls.*.ktap; do
+for ktap in "$out"/ulp.ktap "$out"/tx.ktap "$out"/tls.*.ktap; do
 	[ -f "$ktap" ] || { fail "$flavour: ${ktap##*/}" "missing"; continue; }
 	group=${ktap##*/}
 	group=${group%.ktap}
 	cases=${ktap%.ktap}.cases
-	if [ "$group" != ulp ] && grep -q 'testing without tls' "$ktap"; then
+	if [ "${group%%.*}" = tls ] && grep -q 'testing without tls' "$ktap"; then
 		fail "$flavour: $group" "tls.c fell back to plain TCP"
 	fi
 	lines=$(judge "${group%%.*}" "$ktap" "$cases")

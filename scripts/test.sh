@@ -7,10 +7,12 @@
 #      kernel-doc, MAINTAINERS, shellcheck)
 #   5. the selftests on the series kernel (scripts/xfail.txt: the cases
 #      expected to fail at this point of the project, reported by name)
-#   6. the `make run` demo
-#   7. the debug kernel builds: it has the in-tree users of kTLS (bonding,
+#   6. interoperability on the series kernel: unmodified OpenSSL with kTLS
+#      to a user-space OpenSSL client, nginx to curl (make interop)
+#   7. the `make run` demo
+#   8. the debug kernel builds: it has the in-tree users of kTLS (bonding,
 #      NVMe/TCP, SunRPC, sockmap, KCM, NIC drivers) built in
-#   8. the selftests again on the debug kernel (KASAN, lockdep, kmemleak,
+#   9. the selftests again on the debug kernel (KASAN, lockdep, kmemleak,
 #      UBSAN: any report fails the run)
 # One verdict line per check; the last line is "N passed, N failed".
 # Exit 1 on any failure.
@@ -54,6 +56,7 @@ if step "series applies to the base tree (make tree)" "$s/tree.sh"; then
 	if step "series kernel builds" "$s/build-kernel.sh" series; then
 		part "static checks" "$s/check-static.sh"
 		part "selftests on the series kernel" "$s/run-tests.sh" series "$s/xfail.txt"
+		part "interop on the series kernel" "$s/interop.sh" series
 		step "demo (make run)" "$s/demo.sh" || true
 	fi
 	if step "debug kernel, with the in-tree users of kTLS, builds" "$s/build-kernel.sh" debug; then

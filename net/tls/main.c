@@ -8,16 +8,26 @@
 
 #include <linux/module.h>
 
+#include "stat.h"
 #include "ulp.h"
 
 static int __init tls_init(void)
 {
-	return tcp_register_ulp(&tls_ulp_ops);
+	int err;
+
+	err = tls_stat_init();
+	if (err)
+		return err;
+	err = tcp_register_ulp(&tls_ulp_ops);
+	if (err)
+		tls_stat_exit();
+	return err;
 }
 
 static void __exit tls_exit(void)
 {
 	tcp_unregister_ulp(&tls_ulp_ops);
+	tls_stat_exit();
 }
 
 module_init(tls_init);

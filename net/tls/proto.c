@@ -14,6 +14,7 @@
 #include "proto.h"
 #include "sock.h"
 #include "sockopt.h"
+#include "tx.h"
 #include "ulp.h"
 
 enum tls_proto_family {
@@ -47,6 +48,56 @@ static int tls_proto_getsockopt(struct sock *sk, int level, int optname,
 	return tls_sockopt_get(sk, optname, optval, optlen);
 }
 
+/* The TX state of @sk: NULL before TLS_TX, else complete */
+static struct tls_tx *tls_proto_tx(const struct sock *sk)
+{
+	/* Pairs with smp_store_release() in tls_tx_start(). */
+	return smp_load_acquire(&tls_sk(sk)->tx);
+}
+
+static int tls_proto_sendmsg(struct sock *sk, struct msghdr *msg,
+			     size_t size)
+{
+	struct tls_tx *tx = tls_proto_tx(sk);
+
+	if (!tx)
+		return READ_ONCE(tls_sk(sk)->sk_proto)->sendmsg(sk, msg, size);
+	return tls_tx_sendmsg(sk, tx, msg, size);
+}
+
+static void tls_proto_splice_eof(struct socket *sock)
+{
+	struct tls_tx *tx = tls_proto_tx(sock->sk);
+	struct proto *base;
+
+	if (tx) {
+		tls_tx_splice_eof(sock->sk, tx);
+		return;
+	}
+	base = READ_ONCE(tls_sk(sock->sk)->sk_proto);
+	if (base->splice_eof)
+		base->splice_eof(sock);
+}
+
+/*
+ * shutdown(SHUT_WR) sends what is pending before TCP's FIN. inet_shutdown()
+ * calls this with the socket locked and SEND_SHUTDOWN already set, which
+ * would make TCP refuse the bytes: it is off while they go out.
+ */
+static void tls_proto_shutdown(struct sock *sk, int how)
+{
+	struct tls_sock *ts = tls_sk(sk);
+
+	if ((how & SEND_SHUTDOWN) && ts->tx) {
+		u8 shutdown = READ_ONCE(sk->sk_shutdown);
+
+		WRITE_ONCE(sk->sk_shutdown, shutdown & ~SEND_SHUTDOWN);
+		tls_tx_flush(sk, ts->tx, sock_sndtimeo(sk, 0));
+		WRITE_ONCE(sk->sk_shutdown, sk->sk_shutdown | SEND_SHUTDOWN);
+	}
+	ts->sk_proto->shutdown(sk, how);
+}
+
 /*
  * connect(AF_UNSPEC) would let the socket connect again, to a peer that
  * has none of this connection's keys or record sequence numbers.
@@ -62,6 +113,9 @@ static void tls_proto_build(struct proto *prot, const struct proto *base)
 	prot->setsockopt = tls_proto_setsockopt;
 	prot->getsockopt = tls_proto_getsockopt;
 	prot->disconnect = tls_proto_disconnect;
+	prot->sendmsg = tls_proto_sendmsg;
+	prot->splice_eof = tls_proto_splice_eof;
+	prot->shutdown = tls_proto_shutdown;
 	prot->close = tls_ulp_close;
 }
 

@@ -17,8 +17,10 @@
 #include <linux/skmsg.h>
 #include <linux/slab.h>
 
+#include "diag.h"
 #include "proto.h"
 #include "sock.h"
+#include "tx.h"
 #include "ulp.h"
 
 /*
@@ -75,11 +77,24 @@ static void tls_ulp_detach(struct sock *sk, struct tls_sock *ts)
  * @sk: the socket
  * @timeout: linger time, passed on to TCP
  *
- * Takes kTLS off the socket, then lets TCP close it.
+ * Sends what is pending, waiting for TCP as a blocking send would
+ * (SO_SNDTIMEO; not at all when the process exits), takes kTLS off the
+ * socket, then lets TCP close it. No other call can be running: close()
+ * comes after the last file reference is gone.
  */
 void tls_ulp_close(struct sock *sk, long timeout)
 {
+	struct tls_tx *tx = tls_sk(sk)->tx;
 	struct proto *base;
+
+	if (tx) {
+		long timeo = sock_sndtimeo(sk, current->flags & PF_EXITING);
+
+		lock_sock(sk);
+		tls_tx_flush(sk, tx, timeo);
+		release_sock(sk);
+		tls_tx_stop(sk, tx);
+	}
 
 	lock_sock(sk);
 	base = tls_sk(sk)->sk_proto;
@@ -110,7 +125,11 @@ static void tls_ulp_update(struct sock *sk, struct proto *p,
 		WRITE_ONCE(ts->sk_proto, p);
 	else
 		sock_replace_proto(sk, p);
-	WRITE_ONCE(sk->sk_write_space, write_space);
+	/* with TX keys, kTLS's callback runs first and calls this one */
+	if (ts && ts->tx)
+		ts->tx->sk_write_space = write_space;
+	else
+		WRITE_ONCE(sk->sk_write_space, write_space);
 }
 
 struct tcp_ulp_ops tls_ulp_ops __read_mostly = {
@@ -119,4 +138,6 @@ struct tcp_ulp_ops tls_ulp_ops __read_mostly = {
 	.init		= tls_ulp_init,
 	.update		= tls_ulp_update,
 	.release	= tls_ulp_release,
+	.get_info	= tls_diag_get_info,
+	.get_info_size	= tls_diag_get_info_size,
 };

@@ -1,0 +1,185 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Record keys: the AEAD transform of one direction, and the nonce, AAD
+ * and sequence number rules of RFC 5246 (section 6.2.3.3), RFC 5288,
+ * RFC 6655, RFC 7905 and RFC 8446 (sections 5.2 and 5.3).
+ *
+ * The TX and RX paths build records around these helpers; they never
+ * look at the version or the cipher themselves.
+ */
+
+#include <linux/string.h>
+#include <linux/unaligned.h>
+#include <net/tls.h>
+
+#include "key.h"
+
+/**
+ * tls_key_init() - set up one direction's keys
+ * @key: zeroed state to fill in
+ * @cipher: the cipher, from tls_cipher_check()
+ * @info: the crypto_info struct user space set, @cipher->info_size bytes
+ *
+ * Allocates the AEAD transform, which may sleep.
+ *
+ * Return: 0, -ENOENT when the kernel lacks the cipher's algorithm,
+ * another negative errno from the crypto API.
+ */
+int tls_key_init(struct tls_key *key, const struct tls_cipher *cipher,
+		 const u8 *info)
+{
+	const struct tls_crypto_info *hdr = (const void *)info;
+	struct crypto_aead *aead;
+	int err;
+
+	aead = crypto_alloc_aead(cipher->name, 0, 0);
+	if (IS_ERR(aead))
+		return PTR_ERR(aead);
+	err = crypto_aead_setkey(aead, info + tls_cipher_key_off(cipher),
+				 cipher->key_size);
+	if (!err)
+		err = crypto_aead_setauthsize(aead, TLS_CIPHER_TAG_SIZE);
+	if (err) {
+		crypto_free_aead(aead);
+		return err;
+	}
+
+	key->cipher = cipher;
+	key->aead = aead;
+	key->version = hdr->version;
+	key->rule = tls_cipher_nonce_rule(cipher, hdr->version);
+	key->prefix = TLS_HEADER_SIZE;
+	if (key->rule == TLS_NONCE_EXPLICIT)
+		key->prefix += cipher->iv_size;
+	key->overhead = key->prefix + TLS_CIPHER_TAG_SIZE;
+	if (key->version == TLS_1_3_VERSION)
+		key->overhead += 1;
+	memcpy(key->nonce, info + tls_cipher_salt_off(cipher),
+	       cipher->salt_size);
+	memcpy(key->nonce + cipher->salt_size,
+	       info + tls_cipher_iv_off(cipher), cipher->iv_size);
+	key->seq = get_unaligned_be64(info + tls_cipher_seq_off(cipher));
+	memcpy(key->info, info, cipher->info_size);
+	return 0;
+}
+
+void tls_key_free(struct tls_key *key)
+{
+	if (key->aead)
+		crypto_free_aead(key->aead);
+	memzero_explicit(key, sizeof(*key));
+}
+
+/**
+ * tls_key_export() - the crypto_info struct as it is now
+ * @key: set up keys
+ * @info: @key->cipher->info_size bytes to fill
+ *
+ * What user space set, with the iv and rec_seq fields of the next record:
+ * a TLS library that takes the connection back carries on from there.
+ */
+void tls_key_export(const struct tls_key *key, u8 *info)
+{
+	const struct tls_cipher *c = key->cipher;
+
+	memcpy(info, key->info, c->info_size);
+	memcpy(info + tls_cipher_iv_off(c), key->nonce + c->salt_size,
+	       c->iv_size);
+	put_unaligned_be64(key->seq, info + tls_cipher_seq_off(c));
+}
+
+/**
+ * tls_key_prefix() - write the bytes that precede a record's ciphertext
+ * @key: the sending direction's keys
+ * @prefix: @key->prefix bytes
+ * @type: the record's content type
+ * @len: its plaintext length
+ *
+ * The header, and under %TLS_NONCE_EXPLICIT the explicit nonce. TLS 1.3
+ * hides the type in the ciphertext; the header says application_data.
+ *
+ * Return: the record's length on the wire.
+ */
+unsigned int tls_key_prefix(const struct tls_key *key, u8 *prefix, u8 type,
+			    unsigned int len)
+{
+	unsigned int rec_len = len + key->overhead;
+
+	prefix[0] = key->version == TLS_1_3_VERSION ?
+		    TLS_RECORD_TYPE_DATA : type;
+	/* legacy_record_version: 1.2's number for both versions */
+	put_unaligned_be16(TLS_1_2_VERSION, prefix + 1);
+	put_unaligned_be16(rec_len - TLS_HEADER_SIZE, prefix + 3);
+	if (key->rule == TLS_NONCE_EXPLICIT)
+		memcpy(prefix + TLS_HEADER_SIZE,
+		       key->nonce + key->cipher->salt_size,
+		       key->cipher->iv_size);
+	return rec_len;
+}
+
+/**
+ * tls_key_aad() - write a record's additional authenticated data
+ * @key: the direction's keys
+ * @aad: %TLS_KEY_AAD_MAX bytes
+ * @type: the record's content type
+ * @len: its plaintext length (without TLS 1.3's inner type)
+ * @prefix: the record's header as on the wire
+ *
+ * Return: the AAD's length.
+ */
+unsigned int tls_key_aad(const struct tls_key *key, u8 *aad, u8 type,
+			 unsigned int len, const u8 *prefix)
+{
+	if (key->version == TLS_1_3_VERSION) {
+		/* RFC 8446, section 5.2: the record header */
+		memcpy(aad, prefix, TLS_HEADER_SIZE);
+		return TLS_HEADER_SIZE;
+	}
+	/* RFC 5246, section 6.2.3.3: seq_num, type, version, length */
+	put_unaligned_be64(key->seq, aad);
+	aad[8] = type;
+	put_unaligned_be16(TLS_1_2_VERSION, aad + 9);
+	put_unaligned_be16(len, aad + 11);
+	return TLS_KEY_AAD_MAX;
+}
+
+/**
+ * tls_key_iv() - the AEAD IV of the next record
+ * @key: the direction's keys
+ * @iv: %TLS_KEY_IV_MAX bytes, in the layout the transform expects
+ */
+void tls_key_iv(const struct tls_key *key, u8 *iv)
+{
+	u8 *nonce = iv;
+	unsigned int i;
+
+	memset(iv, 0, TLS_KEY_IV_MAX);
+	if (key->cipher->ccm_b0) {
+		iv[0] = key->cipher->ccm_b0;
+		nonce = iv + 1;
+	}
+	memcpy(nonce, key->nonce, TLS_CIPHER_NONCE_SIZE);
+	if (key->rule != TLS_NONCE_XOR)
+		return;
+	/* RFC 8446, section 5.3: XOR with the seq, left-padded to 12 bytes */
+	for (i = 0; i < TLS_CIPHER_SEQ_SIZE; i++)
+		nonce[TLS_CIPHER_NONCE_SIZE - 1 - i] ^= (u8)(key->seq >> (8 * i));
+}
+
+/**
+ * tls_key_advance() - move on to the next record
+ * @key: the direction's keys
+ *
+ * A sequence number is never used twice (RFC 8446, section 5.3): once the
+ * last one is used, the direction is exhausted for good.
+ */
+void tls_key_advance(struct tls_key *key)
+{
+	u8 *explicit = key->nonce + key->cipher->salt_size;
+
+	if (key->seq == U64_MAX)
+		key->exhausted = true;
+	key->seq++;
+	if (key->rule == TLS_NONCE_EXPLICIT)
+		put_unaligned_be64(get_unaligned_be64(explicit) + 1, explicit);
+}

@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+#ifndef _TLS_KEY_H
+#define _TLS_KEY_H
+
+#include <crypto/aead.h>
+#include <net/tls.h>
+
+#include "cipher.h"
+
+/* The AEAD IV buffer: CCM's is 16 bytes, the others' 12 */
+#define TLS_KEY_IV_MAX		16
+/* Largest AAD: TLS 1.2's seq(8) type(1) version(2) length(2) */
+#define TLS_KEY_AAD_MAX		13
+/* Largest record prefix: the header and TLS 1.2's explicit nonce */
+#define TLS_KEY_PREFIX_MAX	(TLS_HEADER_SIZE + 8)
+
+/**
+ * struct tls_key - the keys and counters of one direction of a connection
+ * @cipher: the cipher's row of the table
+ * @aead: the transform, keyed
+ * @version: TLS_1_2_VERSION or TLS_1_3_VERSION
+ * @rule: how record nonces are made
+ * @prefix: bytes of a record before its ciphertext: the header, and the
+ *	explicit nonce under %TLS_NONCE_EXPLICIT
+ * @overhead: bytes a record adds to its plaintext: @prefix, the tag, and
+ *	TLS 1.3's inner content type
+ * @nonce: salt || iv. Under %TLS_NONCE_EXPLICIT the iv part is the next
+ *	record's explicit nonce, counting up from what user space set.
+ * @seq: the next record's sequence number
+ * @exhausted: @seq went past 2^64 - 1: no record may be sent or taken
+ * @info: the crypto_info struct as user space set it, for getsockopt
+ *	(which reports @nonce and @seq as they are now)
+ *
+ * Written under the socket lock. The key material is wiped on free.
+ */
+struct tls_key {
+	const struct tls_cipher	*cipher;
+	struct crypto_aead	*aead;
+	u16			version;
+	enum tls_nonce_rule	rule;
+	u8			prefix;
+	u8			overhead;
+	u8			nonce[TLS_CIPHER_NONCE_SIZE];
+	bool			exhausted;
+	u64			seq;
+	u8			info[TLS_CIPHER_INFO_MAX];
+};
+
+int tls_key_init(struct tls_key *key, const struct tls_cipher *cipher,
+		 const u8 *info);
+void tls_key_free(struct tls_key *key);
+void tls_key_export(const struct tls_key *key, u8 *info);
+unsigned int tls_key_prefix(const struct tls_key *key, u8 *prefix, u8 type,
+			    unsigned int len);
+unsigned int tls_key_aad(const struct tls_key *key, u8 *aad, u8 type,
+			 unsigned int len, const u8 *prefix);
+void tls_key_iv(const struct tls_key *key, u8 *iv);
+void tls_key_advance(struct tls_key *key);
+
+#endif /* _TLS_KEY_H */

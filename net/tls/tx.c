@@ -1,0 +1,390 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The software transmit path: sendmsg(), sendfile() and splice() on a
+ * socket with TLS_TX keys.
+ *
+ * A send fills the open record (tx_record.c) and closes it when it is
+ * full, when the send ends without MSG_MORE, or before a record of
+ * another type. A closed record is sealed (encrypted into pages of its
+ * own) and pushed: handed to TCP with MSG_SPLICE_PAGES, so TCP sends the
+ * ciphertext pages themselves. One sealed record at a time waits for TCP
+ * to take it; a record is never given up once part of it is on the wire.
+ *
+ * When TCP has no room, a blocking send waits (SO_SNDTIMEO, signals), a
+ * non-blocking one returns what it has taken, and the rest goes out from
+ * tls_tx_work() when TCP's write_space callback says there is room.
+ */
+
+#include <linux/slab.h>
+#include <net/tcp.h>
+
+#include "sock.h"
+#include "stat.h"
+#include "tx.h"
+
+#define TLS_TX_FLAGS	(MSG_MORE | MSG_DONTWAIT | MSG_NOSIGNAL | MSG_EOR | \
+			 MSG_SPLICE_PAGES | MSG_CMSG_COMPAT | \
+			 MSG_SENDPAGE_NOPOLICY)
+
+/* Something is waiting for TCP: a sealed record, or one to seal */
+static bool tls_tx_pending(const struct tls_tx *tx)
+{
+	return READ_ONCE(tx->out.len) || READ_ONCE(tx->open.eor);
+}
+
+/*
+ * Hand the sealed record to TCP. TCP never sleeps here (MSG_DONTWAIT):
+ * it could drop the socket lock and let the record be pushed twice. The
+ * waiting is done here, where the state is read again afterwards.
+ */
+static int tls_tx_push(struct sock *sk, struct tls_tx *tx, int flags,
+		       long *timeo)
+{
+	struct tls_tx_out *out = &tx->out;
+	struct bio_vec bv[TLS_TX_OUT_PAGES];
+
+	while (out->sent < out->len) {
+		struct msghdr msg = {
+			.msg_flags = MSG_SPLICE_PAGES | MSG_DONTWAIT |
+				     MSG_NOSIGNAL | (flags & MSG_MORE),
+		};
+		unsigned int i, n = 0, off = out->sent;
+		unsigned int left = out->len - out->sent;
+		int ret;
+
+		for (i = off / PAGE_SIZE; i < out->nr && left; i++) {
+			unsigned int o = off % PAGE_SIZE;
+			unsigned int len = min_t(unsigned int, left,
+						 PAGE_SIZE - o);
+
+			bvec_set_page(&bv[n++], out->pages[i], len, o);
+			off += len;
+			left -= len;
+		}
+		iov_iter_bvec(&msg.msg_iter, ITER_SOURCE, bv, n,
+			      out->len - out->sent);
+		ret = tcp_sendmsg_locked(sk, &msg, out->len - out->sent);
+		if (ret > 0) {
+			out->sent += ret;
+			continue;
+		}
+		if (ret != -EAGAIN)
+			return ret ? ret : -EPIPE;
+		if (!*timeo)
+			return -EAGAIN;
+		ret = sk_stream_wait_memory(sk, timeo);
+		if (ret)
+			return ret;
+	}
+	tls_tx_out_release(out);
+	return 0;
+}
+
+/* Push the sealed record, then seal and push a complete open one */
+static int tls_tx_drain(struct sock *sk, struct tls_tx *tx, int flags,
+			long *timeo)
+{
+	int err;
+
+	for (;;) {
+		err = tls_tx_push(sk, tx, flags, timeo);
+		if (err || !tx->open.eor)
+			return err;
+		err = tls_tx_seal(sk, tx);
+		if (err)
+			return err;
+	}
+}
+
+/* Close the open record (an empty one only when @empty_ok) and send it */
+static int tls_tx_close(struct sock *sk, struct tls_tx *tx, bool empty_ok,
+			int flags, long *timeo)
+{
+	if (tx->open.len || empty_ok)
+		tx->open.eor = true;
+	return tls_tx_drain(sk, tx, flags, timeo);
+}
+
+static bool tls_tx_full(const struct tls_tx_open *open)
+{
+	const struct bio_vec *last;
+
+	if (open->len >= TLS_MAX_PAYLOAD_SIZE)
+		return true;
+	if (open->nr < TLS_TX_FRAGS)
+		return false;
+	last = &open->frags[open->nr - 1];
+	return !open->tail_room ||
+	       last->bv_offset + last->bv_len == PAGE_SIZE;
+}
+
+/* The TLS_SET_RECORD_TYPE cmsg: the type of the record this send makes */
+static int tls_tx_cmsg(struct msghdr *msg, int *type)
+{
+	struct cmsghdr *cmsg;
+
+	for_each_cmsghdr(cmsg, msg) {
+		if (!CMSG_OK(msg, cmsg))
+			return -EINVAL;
+		if (cmsg->cmsg_level != SOL_TLS)
+			continue;
+		if (cmsg->cmsg_type != TLS_SET_RECORD_TYPE ||
+		    cmsg->cmsg_len != CMSG_LEN(sizeof(u8)))
+			return -EINVAL;
+		/* one record of that type, so it cannot stay open */
+		if (msg->msg_flags & MSG_MORE)
+			return -EINVAL;
+		*type = *(u8 *)CMSG_DATA(cmsg);
+	}
+	return 0;
+}
+
+/* Take plaintext into the open record, at most what it has room for */
+static int tls_tx_fill(struct sock *sk, struct tls_tx *tx, struct msghdr *msg)
+{
+	size_t len = min_t(size_t, msg_data_left(msg),
+			   TLS_MAX_PAYLOAD_SIZE - tx->open.len);
+
+	if ((msg->msg_flags & MSG_SPLICE_PAGES) &&
+	    iov_iter_is_bvec(&msg->msg_iter))
+		return tls_tx_take(tx, msg, len);
+	return tls_tx_copy(sk, tx, msg, len);
+}
+
+/*
+ * Bytes are taken once they are in the open record, and a record once it
+ * is closed: from then on they go out, from here or from tls_tx_work().
+ * So -EAGAIN after that means "taken", never "send again".
+ */
+static ssize_t tls_tx_send_locked(struct sock *sk, struct tls_tx *tx,
+				  struct msghdr *msg)
+{
+	int flags = msg->msg_flags, type = -1, more, n, err;
+	long timeo = sock_sndtimeo(sk, flags & MSG_DONTWAIT);
+	size_t copied = 0;
+
+	if (msg->msg_controllen) {
+		err = tls_tx_cmsg(msg, &type);
+		if (err)
+			return err;
+	}
+	err = tx->err;
+	/* no sequence number left for a record of these bytes */
+	if (!err && tx->key.exhausted && !tls_tx_pending(tx))
+		err = tls_tx_abort(sk, tx, -EBADMSG);
+	if (!err && (sk->sk_err || (sk->sk_shutdown & SEND_SHUTDOWN)))
+		err = -EPIPE;
+	/* what earlier sends left pending goes first */
+	if (!err)
+		err = tls_tx_drain(sk, tx, 0, &timeo);
+	/* a record of its own type does not take earlier bytes with it */
+	if (!err && type >= 0 && tx->open.len)
+		err = tls_tx_close(sk, tx, false, 0, &timeo);
+	if (err)
+		goto out;
+	/* an open record is always a data record: typed ones never stay open */
+	tx->open.type = type < 0 ? TLS_RECORD_TYPE_DATA : type;
+
+	while (msg_data_left(msg) && !tx->open.eor) {
+		if (!sk_stream_memory_free(sk)) {
+			err = sk_stream_wait_memory(sk, &timeo);
+			if (err)
+				goto out;
+			continue;
+		}
+		n = tls_tx_fill(sk, tx, msg);
+		if (n < 0) {
+			err = n;
+			goto out;
+		}
+		copied += n;
+		if (!tls_tx_full(&tx->open))
+			continue;
+		more = msg_data_left(msg) ? MSG_MORE : flags & MSG_MORE;
+		err = tls_tx_close(sk, tx, false, more, &timeo);
+		if (err && err != -EAGAIN)
+			goto out;
+	}
+	err = 0;
+	if (!(flags & MSG_MORE))
+		err = tls_tx_close(sk, tx, type >= 0, 0, &timeo);
+	if (err == -EAGAIN)
+		err = 0;
+out:
+	if (err == -EAGAIN && copied)
+		err = 0;
+	if (err == -EPIPE)
+		err = sk_stream_error(sk, flags, err);
+	return copied ? copied : err;
+}
+
+/**
+ * tls_tx_sendmsg() - sendmsg() of a socket with TLS_TX keys
+ * @sk: the socket
+ * @tx: its TX state
+ * @msg: the caller's message: plaintext, flags, the record type cmsg
+ * @size: bytes in @msg
+ *
+ * Return: bytes taken, or a negative errno when none was.
+ */
+int tls_tx_sendmsg(struct sock *sk, struct tls_tx *tx, struct msghdr *msg,
+		   size_t size)
+{
+	ssize_t ret;
+
+	if (msg->msg_flags & ~TLS_TX_FLAGS)
+		return -EOPNOTSUPP;
+	if ((msg->msg_flags & MSG_EOR) && (msg->msg_flags & MSG_MORE))
+		return -EINVAL;
+
+	mutex_lock(&tx->lock);
+	lock_sock(sk);
+	ret = tls_tx_send_locked(sk, tx, msg);
+	release_sock(sk);
+	mutex_unlock(&tx->lock);
+	return ret;
+}
+
+/**
+ * tls_tx_splice_eof() - splice() or sendfile() has no more data
+ * @sk: the socket
+ * @tx: its TX state
+ *
+ * The last chunk came with MSG_MORE while there was more to read; now
+ * there is not, so the open record goes out.
+ */
+void tls_tx_splice_eof(struct sock *sk, struct tls_tx *tx)
+{
+	long timeo = sock_sndtimeo(sk, 0);
+
+	mutex_lock(&tx->lock);
+	lock_sock(sk);
+	if (!tx->err)
+		tls_tx_close(sk, tx, false, 0, &timeo);
+	release_sock(sk);
+	mutex_unlock(&tx->lock);
+}
+
+/**
+ * tls_tx_flush() - send everything, for shutdown() and close()
+ * @sk: the socket, locked
+ * @tx: its TX state
+ * @timeo: how long to wait for TCP to take it
+ *
+ * Return: 0, or why some of it could not be sent.
+ */
+int tls_tx_flush(struct sock *sk, struct tls_tx *tx, long timeo)
+{
+	if (tx->err)
+		return tx->err;
+	return tls_tx_close(sk, tx, false, 0, &timeo);
+}
+
+/* Push what non-blocking sends left behind; never waits */
+static void tls_tx_work(struct work_struct *work)
+{
+	struct tls_tx *tx = container_of(work, struct tls_tx, work);
+	struct sock *sk = tx->sk;
+	long timeo = 0;
+
+	mutex_lock(&tx->lock);
+	lock_sock(sk);
+	if (!tx->closing && !tx->err)
+		tls_tx_drain(sk, tx, 0, &timeo);
+	release_sock(sk);
+	mutex_unlock(&tx->lock);
+	sock_put(sk);
+}
+
+/*
+ * TCP has room again. Pending bytes must not wait for the next send, which
+ * may never come: the work pushes them. Runs in softirq or with the socket
+ * lock held, while kTLS is attached with TLS_TX keys.
+ */
+static void tls_tx_wake(struct sock *sk)
+{
+	struct tls_tx *tx = tls_sk(sk)->tx;
+
+	if (tls_tx_pending(tx)) {
+		sock_hold(sk);
+		if (!schedule_work(&tx->work))
+			sock_put(sk);
+	}
+	tx->sk_write_space(sk);
+}
+
+/**
+ * tls_tx_start() - turn the TX path on: setsockopt(TLS_TX)
+ * @sk: the socket, locked, with kTLS attached and no TX keys yet
+ * @cipher: the checked cipher
+ * @info: the checked crypto_info struct
+ *
+ * Return: 0, or a negative errno and the socket unchanged.
+ */
+int tls_tx_start(struct sock *sk, const struct tls_cipher *cipher,
+		 const u8 *info)
+{
+	struct tls_sock *ts = tls_sk(sk);
+	struct tls_tx *tx;
+	int err;
+
+	tx = kzalloc(sizeof(*tx), sk->sk_allocation);
+	if (!tx)
+		return -ENOMEM;
+	err = tls_key_init(&tx->key, cipher, info);
+	if (err)
+		goto free;
+	tx->req = aead_request_alloc(tx->key.aead, sk->sk_allocation);
+	if (!tx->req) {
+		err = -ENOMEM;
+		goto free_key;
+	}
+	mutex_init(&tx->lock);
+	INIT_WORK(&tx->work, tls_tx_work);
+	tx->sk = sk;
+	tx->sk_write_space = sk->sk_write_space;
+
+	/* Pairs with smp_load_acquire() in the proto calls: tx is complete. */
+	smp_store_release(&ts->tx, tx);
+	WRITE_ONCE(ts->info.tx_conf, TLS_CONF_SW);
+	WRITE_ONCE(sk->sk_write_space, tls_tx_wake);
+	tls_stat_inc(sock_net(sk), LINUX_MIB_TLSTXSW);
+	tls_stat_inc(sock_net(sk), LINUX_MIB_TLSCURRTXSW);
+	return 0;
+
+free_key:
+	tls_key_free(&tx->key);
+free:
+	kfree(tx);
+	return err;
+}
+
+/**
+ * tls_tx_stop() - turn the TX path off and free it, for close()
+ * @sk: the socket, not locked
+ * @tx: its TX state; the caller flushed it
+ *
+ * What is still pending is dropped: the caller gave up waiting for it.
+ */
+void tls_tx_stop(struct sock *sk, struct tls_tx *tx)
+{
+	struct tls_sock *ts = tls_sk(sk);
+
+	lock_sock(sk);
+	tx->closing = true;
+	WRITE_ONCE(sk->sk_write_space, tx->sk_write_space);
+	WRITE_ONCE(ts->info.tx_conf, 0);
+	WRITE_ONCE(ts->tx, NULL);
+	release_sock(sk);
+	/* the work holds a socket reference while it is queued */
+	if (cancel_work_sync(&tx->work))
+		sock_put(sk);
+
+	tls_tx_open_release(&tx->open);
+	tls_tx_out_release(&tx->out);
+	aead_request_free(tx->req);
+	tls_key_free(&tx->key);
+	mutex_destroy(&tx->lock);
+	kfree(tx);
+	tls_stat_dec(sock_net(sk), LINUX_MIB_TLSCURRTXSW);
+}

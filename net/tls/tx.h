@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+#ifndef _TLS_TX_H
+#define _TLS_TX_H
+
+#include <linux/bvec.h>
+#include <linux/mutex.h>
+#include <linux/scatterlist.h>
+#include <linux/workqueue.h>
+#include <net/sock.h>
+
+#include "key.h"
+
+/* Plaintext pieces one record may gather; a record is closed early at this */
+#define TLS_TX_FRAGS		32
+/* The pages one encrypted record needs at most */
+#define TLS_TX_OUT_PAGES \
+	DIV_ROUND_UP(TLS_KEY_PREFIX_MAX + TLS_MAX_PAYLOAD_SIZE + 1 + \
+		     TLS_CIPHER_TAG_SIZE, PAGE_SIZE)
+
+/**
+ * struct tls_tx_open - the record being filled with plaintext
+ * @frags: the plaintext, in order. Each holds a page reference: either a
+ *	page kTLS copied the caller's bytes into, or a page spliced in
+ *	(sendfile(), splice(), MSG_SPLICE_PAGES), which is never copied.
+ * @nr: frags in use
+ * @len: plaintext bytes
+ * @type: the record's content type
+ * @tail_room: the last frag is a page of ours with room after it
+ * @eor: the record is complete: it goes out once the one before it has
+ */
+struct tls_tx_open {
+	struct bio_vec	frags[TLS_TX_FRAGS];
+	unsigned int	nr;
+	unsigned int	len;
+	u8		type;
+	bool		tail_room;
+	bool		eor;
+};
+
+/**
+ * struct tls_tx_out - an encrypted record on its way to TCP
+ * @pages: the record's bytes, from offset 0 of @pages[0] on
+ * @nr: pages in use
+ * @len: record bytes, 0 when there is no record
+ * @sent: bytes TCP has taken (it holds its own page references)
+ */
+struct tls_tx_out {
+	struct page	*pages[TLS_TX_OUT_PAGES];
+	unsigned int	nr;
+	unsigned int	len;
+	unsigned int	sent;
+};
+
+/**
+ * struct tls_tx - the software transmit path of one socket
+ * @key: keys and counters
+ * @lock: serialises senders. The socket lock alone does not: a sender
+ *	that waits for send buffer space drops it, and another sender must
+ *	not put its bytes into the middle of the first one's.
+ * @open: the record being filled
+ * @out: the encrypted record TCP has not taken all of
+ * @err: an error that ended the path for good (a failed encryption
+ *	leaves no way to continue the record stream), 0 before
+ * @closing: close() runs; @work must not touch the socket any more
+ * @work: pushes what is pending once TCP has room (see tls_tx_wake())
+ * @sk: the socket, for @work
+ * @sk_write_space: the socket's own write_space callback
+ * @req: the AEAD request, reused for every record
+ * @iv: the record's AEAD IV
+ * @aad: the record's AAD
+ * @inner_type: TLS 1.3's content type byte after the plaintext
+ * @src: scatterlist of AAD, plaintext (and inner type)
+ * @dst: scatterlist of AAD, ciphertext and tag
+ *
+ * Allocated by setsockopt(TLS_TX), freed by close(). Everything but
+ * @work's scheduling runs under the socket lock; @lock is taken first.
+ */
+struct tls_tx {
+	struct tls_key		key;
+	struct mutex		lock;	/* serialises senders, see above */
+	struct tls_tx_open	open;
+	struct tls_tx_out	out;
+	int			err;
+	bool			closing;
+	struct work_struct	work;
+	struct sock		*sk;
+	void			(*sk_write_space)(struct sock *sk);
+	struct aead_request	*req;
+	u8			iv[TLS_KEY_IV_MAX];
+	u8			aad[TLS_KEY_AAD_MAX];
+	u8			inner_type;
+	struct scatterlist	src[TLS_TX_FRAGS + 2];
+	struct scatterlist	dst[TLS_TX_OUT_PAGES + 1];
+};
+
+/* tx.c: the socket calls */
+int tls_tx_start(struct sock *sk, const struct tls_cipher *cipher,
+		 const u8 *info);
+void tls_tx_stop(struct sock *sk, struct tls_tx *tx);
+int tls_tx_sendmsg(struct sock *sk, struct tls_tx *tx, struct msghdr *msg,
+		   size_t size);
+void tls_tx_splice_eof(struct sock *sk, struct tls_tx *tx);
+int tls_tx_flush(struct sock *sk, struct tls_tx *tx, long timeo);
+
+/* tx_record.c: filling, encrypting and freeing records */
+int tls_tx_copy(struct sock *sk, struct tls_tx *tx, struct msghdr *msg,
+		size_t len);
+int tls_tx_take(struct tls_tx *tx, struct msghdr *msg, size_t len);
+int tls_tx_seal(struct sock *sk, struct tls_tx *tx);
+int tls_tx_abort(struct sock *sk, struct tls_tx *tx, int err);
+void tls_tx_open_release(struct tls_tx_open *open);
+void tls_tx_out_release(struct tls_tx_out *out);
+
+#endif /* _TLS_TX_H */

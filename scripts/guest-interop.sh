@@ -1,0 +1,201 @@
+#!/bin/bash
+# Runs inside the guest (see scripts/interop.sh): the kernel's TLS transmit
+# path against unmodified Debian user space.
+#   - ktls-peer (scripts/interop/ktls-peer.c): an OpenSSL server with kTLS
+#     TX (SSL_write, then SSL_sendfile of a 64 MiB file) to a user-space
+#     OpenSSL client, per TLS version and cipher;
+#   - nginx (ssl_conf_command Options KTLS, sendfile on) serving the same
+#     file over HTTPS to curl, for TLS 1.2 and TLS 1.3;
+#   - ss-diag: `ss -tie` (iproute2) shows a kTLS socket's version, cipher
+#     and TX mode through sock_diag (scripts/interop/ss-diag.py).
+# Every case must show the digest the client computed equal to the sent
+# data's, kTLS TX in use, and TlsTxSw in /proc/net/tls_stat going up.
+#
+# usage: guest-interop.sh BINDIR OUTDIR [CASE...]
+#            run the matrix, or only the CASEs named (BINDIR holds
+#            ktls-peer; one log per case goes to OUTDIR)
+#        guest-interop.sh --list    the case names, one a line
+# Prints "PASS NAME" or "FAIL NAME: REASON" per case, then a table of
+# throughput (guest wall time under TCG: informational only).
+set -u
+
+# NAME VERSION CIPHER KEY [-m]: -m for TLS 1.3 CCM, which OpenSSL 3.0 never
+# hands to the kernel; ktls-peer then sets the kernel's key itself.
+peer_cases=(
+	"tls13-aes128-gcm 1.3 TLS_AES_128_GCM_SHA256 rsa"
+	"tls13-aes256-gcm 1.3 TLS_AES_256_GCM_SHA384 rsa"
+	"tls13-chacha20-poly1305 1.3 TLS_CHACHA20_POLY1305_SHA256 rsa"
+	"tls13-aes128-ccm-keys-by-hand 1.3 TLS_AES_128_CCM_SHA256 rsa -m"
+	"tls12-aes128-gcm 1.2 ECDHE-RSA-AES128-GCM-SHA256 rsa"
+	"tls12-aes256-gcm 1.2 ECDHE-RSA-AES256-GCM-SHA384 rsa"
+	"tls12-chacha20-poly1305 1.2 ECDHE-RSA-CHACHA20-POLY1305 rsa"
+	"tls12-aes128-ccm 1.2 ECDHE-ECDSA-AES128-CCM ec"
+)
+nginx_cases=(nginx-tls12 nginx-tls13)
+
+if [ "${1:-}" = --list ]; then
+	for c in "${peer_cases[@]}"; do echo "${c%% *}"; done
+	printf '%s\n' "${nginx_cases[@]}" ss-diag
+	exit 0
+fi
+bin=${1:?usage: guest-interop.sh BINDIR OUTDIR [CASE...]}
+out=${2:?usage: guest-interop.sh BINDIR OUTDIR [CASE...]}
+shift 2
+only=" $* "
+work=/tmp/interop
+file=$work/www/file
+write_mib=8 file_mib=64
+mkdir -p "$out" "$work/www"
+t_start=$SECONDS
+table=()
+
+wanted() { [ "$only" = "  " ] || [[ "$only" == *" $1 "* ]]; }
+pass() { echo "PASS $1"; }
+fail() { echo "FAIL $1: $2"; }
+txsw() { awk '$1 == "TlsTxSw" { print $2 }' /proc/net/tls_stat 2>/dev/null; }
+
+echo "kernel $(uname -r); $(openssl version); $(nginx -v 2>&1)"
+echo "tcp_available_ulp: $(cat /proc/sys/net/ipv4/tcp_available_ulp)"
+ip link set lo up 2>/dev/null
+
+# Keys and data, made here: the guest's /tmp is the only writable place.
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost \
+	-keyout "$work/rsa.key" -out "$work/rsa.crt" 2>/dev/null
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+	-days 2 -subj /CN=localhost \
+	-keyout "$work/ec.key" -out "$work/ec.crt" 2>/dev/null
+head -c "${file_mib}M" /dev/urandom > "$file"
+file_sha=$(sha256sum < "$file" | cut -d' ' -f1)
+echo "setup: keys and a ${file_mib} MiB file in $((SECONDS - t_start))s"
+
+# peer_case NAME VERSION CIPHER KEY [-m]
+peer_case() {
+	local name=$1 ver=$2 cipher=$3 key=$4 log=$out/$1.log t=$SECONDS rc=0
+	shift 4
+	timeout -k 5 300 "$bin/ktls-peer" -v "$ver" -c "$cipher" \
+		-C "$work/$key.crt" -K "$work/$key.key" -f "$file" \
+		-w "$write_mib" -t 280 "$@" > "$log" 2>&1 || rc=$?
+	if [ $rc -eq 0 ] && grep -q '^ktls-peer: OK$' "$log"; then
+		pass "$name"
+	else
+		fail "$name" "$(grep -m1 ': error: ' "$log" || echo "exit $rc")"
+	fi
+	# summary: VERSION CIPHER write_MiBps=W sendfile_MiBps=S seconds=T
+	local -a s
+	read -r -a s <<< "$(sed -n 's/^summary: //p' "$log")"
+	local wr=${s[2]:-=-} sf=${s[3]:-=-}
+	table+=("$(printf '%-30s %-8s %-30s %8s %8s %6ss' "$name" \
+		"${s[0]:--}" "${s[1]:--}" "${wr#*=}" "${sf#*=}" \
+		"$((SECONDS - t))")")
+}
+
+for c in "${peer_cases[@]}"; do
+	wanted "${c%% *}" || continue
+	# shellcheck disable=SC2086 # the case's words are its arguments
+	peer_case $c
+done
+
+# nginx, from Debian, with everything it writes under $ng.
+ng=$work/nginx
+mkdir -p "$ng"
+cat > "$ng/nginx.conf" <<EOF
+user root;
+worker_processes 1;
+pid $ng/nginx.pid;
+error_log $ng/error.log debug;
+events { worker_connections 64; }
+http {
+	log_format tls '\$ssl_protocol \$ssl_cipher \$status \$body_bytes_sent';
+	access_log $ng/access.log tls;
+	client_body_temp_path $ng/body;
+	proxy_temp_path $ng/proxy;
+	fastcgi_temp_path $ng/fastcgi;
+	uwsgi_temp_path $ng/uwsgi;
+	scgi_temp_path $ng/scgi;
+	default_type application/octet-stream;
+	sendfile on;
+	server {
+		listen 127.0.0.1:8443 ssl;
+		ssl_certificate $work/rsa.crt;
+		ssl_certificate_key $work/rsa.key;
+		ssl_protocols TLSv1.2 TLSv1.3;
+		ssl_conf_command Options KTLS;
+		root $work/www;
+	}
+}
+EOF
+
+# nginx_case NAME TLSVERSION: one download with curl (user-space OpenSSL).
+nginx_case() {
+	local name=$1 ver=$2 t=$SECONDS tx0 tx1 lines got why=
+	local -a w
+	tx0=$(txsw)
+	lines=$(wc -l < "$ng/error.log")
+	# (no process substitution: the guest has no /dev/fd)
+	read -r -a w <<< "$(timeout -k 5 300 curl -sS -k --tlsv"$ver" \
+		--tls-max "$ver" -o "$work/got" \
+		-w '%{http_code} %{size_download} %{speed_download}' \
+		https://127.0.0.1:8443/file 2>"$out/$name.curl")"
+	got=$(sha256sum < "$work/got" 2>/dev/null | cut -d' ' -f1)
+	rm -f "$work/got"
+	tx1=$(txsw)
+	# nginx's own debug log says whether it took the kTLS path.
+	tail -n +"$((lines + 1))" "$ng/error.log" > "$out/$name.error.log"
+	if [ "${w[0]:-}" != 200 ]; then
+		why="HTTP ${w[0]:-none}: $(head -1 "$out/$name.curl")"
+	elif [ "$got" != "$file_sha" ]; then
+		why="sha256 $got, file $file_sha"
+	elif ! grep -q 'BIO_get_ktls_send(): 1' "$out/$name.error.log"; then
+		why="nginx did not get kTLS TX (no \"BIO_get_ktls_send(): 1\")"
+	elif ! grep -q 'SSL_sendfile' "$out/$name.error.log"; then
+		why="nginx did not use SSL_sendfile"
+	elif [ "${tx1:-0}" -le "${tx0:-0}" ]; then
+		why="TlsTxSw did not go up ($tx0 -> $tx1)"
+	fi
+	if [ -z "$why" ]; then pass "$name"; else fail "$name" "$why"; fi
+	local proto cipher
+	read -r proto cipher _ <<< "$(tail -1 "$ng/access.log" 2>/dev/null)"
+	table+=("$(printf '%-30s %-8s %-30s %8s %8s %6ss' "$name" "${proto:--}" \
+		"${cipher:--}" - \
+		"$(awk -v b="${w[2]:-0}" 'BEGIN { printf "%.1f", b / 1048576 }')" \
+		"$((SECONDS - t))")")
+}
+
+if nginx -p "$ng" -c "$ng/nginx.conf" -e "$ng/error.log" > "$out/nginx.start" 2>&1; then
+	for c in "${nginx_cases[@]}"; do
+		wanted "$c" || continue
+		v=${c#nginx-tls1}
+		nginx_case "$c" "1.$v"
+	done
+	kill "$(cat "$ng/nginx.pid")"
+	for _ in $(seq 50); do [ -e "$ng/nginx.pid" ] || break; sleep 0.1; done
+	cp "$ng/access.log" "$out/nginx.access.log"
+else
+	for c in "${nginx_cases[@]}"; do
+		wanted "$c" && fail "$c" "nginx did not start: $(tail -1 "$out/nginx.start")"
+	done
+fi
+
+# ss_case: what ss prints of a socket with TLS 1.3 AES-128-GCM TX keys
+ss_case() {
+	local line why=
+	line=$(python3 "$(dirname "$0")/interop/ss-diag.py" 2>&1)
+	echo "$line" > "$out/ss-diag.log"
+	for want in tcp-ulp-tls "version: 1.3" "cipher: aes-gcm-128" \
+		    "txconf: sw" "rxconf: none" zc_ro_tx; do
+		[[ "$line" == *"$want"* ]] || { why="no \"$want\" in: $line"; break; }
+	done
+	if [ -z "$why" ]; then pass ss-diag; else fail ss-diag "$why"; fi
+}
+wanted ss-diag && ss_case
+
+echo
+echo "Throughput (guest wall time under TCG, informational only):"
+printf '%-30s %-8s %-30s %8s %8s %7s\n' case version cipher \
+	"write" "sendfile" time
+printf '%-30s %-8s %-30s %8s %8s\n' "" "" "" "MiB/s" "MiB/s"
+printf '%s\n' "${table[@]}"
+echo "interop matrix: $((SECONDS - t_start))s in the guest"
+echo "/proc/net/tls_stat at the end:"
+cat /proc/net/tls_stat
+exit 0

@@ -17,12 +17,15 @@
 #                 nginx and curl (scripts/interop.sh)
 #   make compare  the selftests on the base kernel and ours, side by side
 #                 (slow: the base kernel's rekey cases time out)
+#   make bench    CPU cost per MiB of kTLS transmit, ours against the base
+#                 kernel's, OpenSSL and plain TCP (scripts/bench.sh); builds
+#                 no kernel: run make kernel kernel-base first
 
 SHELL := /bin/bash
 S := scripts
 
 .PHONY: run test tree export check-sync kernel kernel-base kernel-debug \
-	static bisect selftests interop compare clean
+	static bisect selftests interop compare bench clean
 
 run: tree
 	$(S)/demo.sh
@@ -50,5 +53,7 @@ interop: kernel
 	$(S)/interop.sh series
 compare: tree
 	$(S)/compare.sh
+bench:
+	$(S)/bench.sh
 clean:
 	rm -rf build/out build/runs build/selftests

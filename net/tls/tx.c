@@ -40,25 +40,30 @@ static bool tls_tx_pending(const struct tls_tx *tx)
 static int tls_tx_push(struct sock *sk, struct tls_tx *tx, int flags,
 		       long *timeo)
 {
-	struct tls_tx_out *out = &tx->out;
-	struct bio_vec bv[TLS_TX_OUT_PAGES];
+	struct tls_tx_buf *out = &tx->out;
+	struct bio_vec bv[TLS_TX_SEGS];
 
 	while (out->sent < out->len) {
 		struct msghdr msg = {
 			.msg_flags = MSG_SPLICE_PAGES | MSG_DONTWAIT |
 				     MSG_NOSIGNAL | (flags & MSG_MORE),
 		};
-		unsigned int i, n = 0, off = out->sent;
 		unsigned int left = out->len - out->sent;
+		unsigned int i, n = 0, skip = out->sent;
 		int ret;
 
-		for (i = off / PAGE_SIZE; i < out->nr && left; i++) {
-			unsigned int o = off % PAGE_SIZE;
-			unsigned int len = min_t(unsigned int, left,
-						 PAGE_SIZE - o);
+		for (i = 0; i < out->nr && left; i++) {
+			struct bio_vec *seg = &out->seg[i];
+			unsigned int len;
 
-			bvec_set_page(&bv[n++], out->pages[i], len, o);
-			off += len;
+			if (skip >= seg->bv_len) {
+				skip -= seg->bv_len;
+				continue;
+			}
+			len = min(left, seg->bv_len - skip);
+			bvec_set_page(&bv[n++], seg->bv_page, len,
+				      seg->bv_offset + skip);
+			skip = 0;
 			left -= len;
 		}
 		iov_iter_bvec(&msg.msg_iter, ITER_SOURCE, bv, n,
@@ -76,7 +81,7 @@ static int tls_tx_push(struct sock *sk, struct tls_tx *tx, int flags,
 		if (ret)
 			return ret;
 	}
-	tls_tx_out_release(out);
+	tls_tx_buf_release(out);
 	return 0;
 }
 
@@ -103,19 +108,6 @@ static int tls_tx_close(struct sock *sk, struct tls_tx *tx, bool empty_ok,
 	if (tx->open.len || empty_ok)
 		tx->open.eor = true;
 	return tls_tx_drain(sk, tx, flags, timeo);
-}
-
-static bool tls_tx_full(const struct tls_tx_open *open)
-{
-	const struct bio_vec *last;
-
-	if (open->len >= TLS_MAX_PAYLOAD_SIZE)
-		return true;
-	if (open->nr < TLS_TX_FRAGS)
-		return false;
-	last = &open->frags[open->nr - 1];
-	return !open->tail_room ||
-	       last->bv_offset + last->bv_len == PAGE_SIZE;
 }
 
 /* The TLS_SET_RECORD_TYPE cmsg: the type of the record this send makes */
@@ -198,7 +190,7 @@ static ssize_t tls_tx_send_locked(struct sock *sk, struct tls_tx *tx,
 			goto out;
 		}
 		copied += n;
-		if (!tls_tx_full(&tx->open))
+		if (!tls_tx_full(tx))
 			continue;
 		more = msg_data_left(msg) ? MSG_MORE : flags & MSG_MORE;
 		err = tls_tx_close(sk, tx, false, more, &timeo);
@@ -381,7 +373,9 @@ void tls_tx_stop(struct sock *sk, struct tls_tx *tx)
 		sock_put(sk);
 
 	tls_tx_open_release(&tx->open);
-	tls_tx_out_release(&tx->out);
+	tls_tx_buf_release(&tx->out);
+	if (tx->frag.page)
+		put_page(tx->frag.page);
 	aead_request_free(tx->req);
 	tls_key_free(&tx->key);
 	mutex_destroy(&tx->lock);

@@ -12,43 +12,47 @@
 
 /* Plaintext pieces one record may gather; a record is closed early at this */
 #define TLS_TX_FRAGS		32
-/* The pages one encrypted record needs at most */
-#define TLS_TX_OUT_PAGES \
-	DIV_ROUND_UP(TLS_KEY_PREFIX_MAX + TLS_MAX_PAYLOAD_SIZE + 1 + \
-		     TLS_CIPHER_TAG_SIZE, PAGE_SIZE)
+/* Bytes one record takes at most */
+#define TLS_TX_RECORD_MAX \
+	(TLS_KEY_PREFIX_MAX + TLS_MAX_PAYLOAD_SIZE + 1 + TLS_CIPHER_TAG_SIZE)
+/* Pieces of memory one record may span (order-0 pages at worst, plus one) */
+#define TLS_TX_SEGS		(DIV_ROUND_UP(TLS_TX_RECORD_MAX, PAGE_SIZE) + 2)
 
 /**
- * struct tls_tx_open - the record being filled with plaintext
- * @frags: the plaintext, in order. Each holds a page reference: either a
- *	page kTLS copied the caller's bytes into, or a page spliced in
- *	(sendfile(), splice(), MSG_SPLICE_PAGES), which is never copied.
- * @nr: frags in use
- * @len: plaintext bytes
- * @type: the record's content type
- * @tail_room: the last frag is a page of ours with room after it
- * @eor: the record is complete: it goes out once the one before it has
- */
-struct tls_tx_open {
-	struct bio_vec	frags[TLS_TX_FRAGS];
-	unsigned int	nr;
-	unsigned int	len;
-	u8		type;
-	bool		tail_room;
-	bool		eor;
-};
-
-/**
- * struct tls_tx_out - an encrypted record on its way to TCP
- * @pages: the record's bytes, from offset 0 of @pages[0] on
- * @nr: pages in use
- * @len: record bytes, 0 when there is no record
+ * struct tls_tx_buf - the memory of a record, as it goes on the wire
+ * @seg: physically contiguous pieces, in order, each holding a page
+ *	reference. They come from the TX path's page fragment (compound
+ *	pages, like TCP's own), so a record is one or two pieces.
+ * @nr: pieces in use; 0 when the buffer holds nothing
+ * @len: record bytes, once sealed
  * @sent: bytes TCP has taken (it holds its own page references)
  */
-struct tls_tx_out {
-	struct page	*pages[TLS_TX_OUT_PAGES];
+struct tls_tx_buf {
+	struct bio_vec	seg[TLS_TX_SEGS];
 	unsigned int	nr;
 	unsigned int	len;
 	unsigned int	sent;
+};
+
+/**
+ * struct tls_tx_open - the record being filled with plaintext
+ * @buf: the record's own memory: the prefix, then the plaintext that
+ *	write() and sendmsg() copied in. Sealing encrypts it in place.
+ * @frags: the plaintext instead, once pages were spliced in (sendfile(),
+ *	splice(), MSG_SPLICE_PAGES): those are referenced, never copied,
+ *	and sealing encrypts from them into a fresh buffer
+ * @nr: frags in use; 0 while the plaintext is in @buf
+ * @len: plaintext bytes
+ * @type: the record's content type
+ * @eor: the record is complete: it goes out once the one before it has
+ */
+struct tls_tx_open {
+	struct tls_tx_buf	buf;
+	struct bio_vec		frags[TLS_TX_FRAGS];
+	unsigned int		nr;
+	unsigned int		len;
+	u8			type;
+	bool			eor;
 };
 
 /**
@@ -59,6 +63,7 @@ struct tls_tx_out {
  *	not put its bytes into the middle of the first one's.
  * @open: the record being filled
  * @out: the encrypted record TCP has not taken all of
+ * @frag: where record memory comes from, as sk_page_frag() for TCP
  * @err: an error that ended the path for good (a failed encryption
  *	leaves no way to continue the record stream), 0 before
  * @closing: close() runs; @work must not touch the socket any more
@@ -69,8 +74,9 @@ struct tls_tx_out {
  * @iv: the record's AEAD IV
  * @aad: the record's AAD
  * @inner_type: TLS 1.3's content type byte after the plaintext
- * @src: scatterlist of AAD, plaintext (and inner type)
- * @dst: scatterlist of AAD, ciphertext and tag
+ * @src: scatterlist of AAD, plaintext (and inner type); in place, also
+ *	of the ciphertext and tag
+ * @dst: scatterlist of AAD, ciphertext and tag, when not in place
  *
  * Allocated by setsockopt(TLS_TX), freed by close(). Everything but
  * @work's scheduling runs under the socket lock; @lock is taken first.
@@ -79,7 +85,8 @@ struct tls_tx {
 	struct tls_key		key;
 	struct mutex		lock;	/* serialises senders, see above */
 	struct tls_tx_open	open;
-	struct tls_tx_out	out;
+	struct tls_tx_buf	out;
+	struct page_frag	frag;
 	int			err;
 	bool			closing;
 	struct work_struct	work;
@@ -89,8 +96,8 @@ struct tls_tx {
 	u8			iv[TLS_KEY_IV_MAX];
 	u8			aad[TLS_KEY_AAD_MAX];
 	u8			inner_type;
-	struct scatterlist	src[TLS_TX_FRAGS + 2];
-	struct scatterlist	dst[TLS_TX_OUT_PAGES + 1];
+	struct scatterlist	src[TLS_TX_FRAGS + TLS_TX_SEGS + 2];
+	struct scatterlist	dst[TLS_TX_SEGS + 1];
 };
 
 /* tx.c: the socket calls */
@@ -107,8 +114,9 @@ int tls_tx_copy(struct sock *sk, struct tls_tx *tx, struct msghdr *msg,
 		size_t len);
 int tls_tx_take(struct tls_tx *tx, struct msghdr *msg, size_t len);
 int tls_tx_seal(struct sock *sk, struct tls_tx *tx);
+bool tls_tx_full(struct tls_tx *tx);
 int tls_tx_abort(struct sock *sk, struct tls_tx *tx, int err);
 void tls_tx_open_release(struct tls_tx_open *open);
-void tls_tx_out_release(struct tls_tx_out *out);
+void tls_tx_buf_release(struct tls_tx_buf *buf);
 
 #endif /* _TLS_TX_H */

@@ -1,18 +1,36 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * TX records: gathering a record's plaintext, and sealing it, i.e.
- * encrypting it into fresh pages that TCP then sends without a copy.
+ * encrypting it into memory that TCP then sends without a copy.
  *
  * Plaintext is never copied twice. Bytes from write() and sendmsg() are
- * copied once, into pages of ours; pages spliced in are referenced as
- * they are. The AEAD reads either kind where it lies and writes the
- * ciphertext into the record's own pages, right after the header.
+ * copied once, straight into the record's own memory, after room for the
+ * header; sealing encrypts them in place, and the record is ready to go.
+ * Pages spliced in are referenced as they are; sealing reads them where
+ * they lie and writes the ciphertext into fresh record memory.
+ *
+ * Record memory comes from a page fragment of the TX path's own, in
+ * compound pages, the way TCP fills its skbs: a record is one or two
+ * contiguous pieces, and a page is used again as soon as TCP has let go
+ * of every record in it.
  */
 
 #include <linux/highmem.h>
+#include <linux/skbuff.h>
 #include <linux/uio.h>
 
 #include "tx.h"
+
+void tls_tx_buf_release(struct tls_tx_buf *buf)
+{
+	unsigned int i;
+
+	for (i = 0; i < buf->nr; i++)
+		put_page(buf->seg[i].bv_page);
+	buf->nr = 0;
+	buf->len = 0;
+	buf->sent = 0;
+}
 
 void tls_tx_open_release(struct tls_tx_open *open)
 {
@@ -20,51 +38,179 @@ void tls_tx_open_release(struct tls_tx_open *open)
 
 	for (i = 0; i < open->nr; i++)
 		put_page(open->frags[i].bv_page);
+	tls_tx_buf_release(&open->buf);
 	open->nr = 0;
 	open->len = 0;
-	open->tail_room = false;
 	open->eor = false;
 }
 
-void tls_tx_out_release(struct tls_tx_out *out)
+/* Does @bv end where the page fragment's free room starts? */
+static bool tls_tx_frag_follows(const struct page_frag *pf,
+				const struct bio_vec *bv)
+{
+	return bv->bv_page == pf->page &&
+	       bv->bv_offset + bv->bv_len == pf->offset;
+}
+
+/*
+ * Take up to @want bytes of room from the page fragment, at the end of
+ * @vec (@nr pieces of at most @max): the last piece grows when the room
+ * follows it, else a new piece starts. Return: bytes taken, 0 when @vec
+ * is full, or -ENOMEM.
+ */
+static int tls_tx_frag_take(struct sock *sk, struct tls_tx *tx,
+			    struct bio_vec *vec, unsigned int *nr,
+			    unsigned int max, unsigned int want)
+{
+	struct page_frag *pf = &tx->frag;
+	struct bio_vec *last = *nr ? &vec[*nr - 1] : NULL;
+	unsigned int n;
+
+	/* 32 bytes at least: a record prefix always fits in one piece */
+	if (!skb_page_frag_refill(32, pf, sk->sk_allocation))
+		return -ENOMEM;
+	n = min(want, pf->size - pf->offset);
+	if (last && tls_tx_frag_follows(pf, last)) {
+		last->bv_len += n;
+	} else {
+		if (*nr == max)
+			return 0;
+		get_page(pf->page);
+		bvec_set_page(&vec[(*nr)++], pf->page, n, pf->offset);
+	}
+	pf->offset += n;
+	return n;
+}
+
+/* Give back the last @n bytes taken, which are still the newest */
+static void tls_tx_frag_untake(struct tls_tx *tx, struct bio_vec *vec,
+			       unsigned int *nr, unsigned int n)
+{
+	struct bio_vec *last = &vec[*nr - 1];
+
+	tx->frag.offset -= n;
+	last->bv_len -= n;
+	if (!last->bv_len) {
+		put_page(last->bv_page);
+		(*nr)--;
+	}
+}
+
+/* Grow @buf by exactly @len bytes of record memory */
+static int tls_tx_buf_grow(struct sock *sk, struct tls_tx *tx,
+			   struct tls_tx_buf *buf, unsigned int len)
+{
+	while (len) {
+		int n = tls_tx_frag_take(sk, tx, buf->seg, &buf->nr,
+					 TLS_TX_SEGS, len);
+
+		if (n <= 0)
+			return n ? n : -ENOMEM;
+		len -= n;
+	}
+	return 0;
+}
+
+/* Where byte @pos of @buf lies, in the kernel's direct map */
+static u8 *tls_tx_buf_ptr(struct tls_tx_buf *buf, unsigned int pos)
 {
 	unsigned int i;
 
-	for (i = 0; i < out->nr; i++)
-		put_page(out->pages[i]);
-	out->nr = 0;
-	out->len = 0;
-	out->sent = 0;
+	for (i = 0; pos >= buf->seg[i].bv_len; i++)
+		pos -= buf->seg[i].bv_len;
+	return page_address(buf->seg[i].bv_page) + buf->seg[i].bv_offset + pos;
 }
 
-/* Room for @len more bytes in the page the last copy went into */
-static struct bio_vec *tls_tx_tail(struct tls_tx_open *open,
-				   unsigned int *room)
+/* Copy into the record's own memory, after the prefix */
+static int tls_tx_copy_buf(struct sock *sk, struct tls_tx *tx,
+			   struct msghdr *msg, size_t len)
 {
-	struct bio_vec *bv;
+	struct tls_tx_buf *buf = &tx->open.buf;
+	size_t done = 0;
+	int err;
 
-	if (!open->tail_room)
-		return NULL;
-	bv = &open->frags[open->nr - 1];
-	*room = PAGE_SIZE - bv->bv_offset - bv->bv_len;
-	return bv;
+	if (!buf->nr) {
+		err = tls_tx_buf_grow(sk, tx, buf, tx->key.prefix);
+		if (err)
+			return err;
+	}
+	while (done < len) {
+		struct bio_vec *last;
+		size_t got;
+		int n;
+
+		n = tls_tx_frag_take(sk, tx, buf->seg, &buf->nr, TLS_TX_SEGS,
+				     len - done);
+		if (n <= 0)
+			return done ? done : (n ? n : -ENOMEM);
+		last = &buf->seg[buf->nr - 1];
+		got = copy_page_from_iter(last->bv_page,
+					  last->bv_offset + last->bv_len - n,
+					  n, &msg->msg_iter);
+		if (got < n)
+			tls_tx_frag_untake(tx, buf->seg, &buf->nr, n - got);
+		tx->open.len += got;
+		done += got;
+		if (got < n)
+			return done ? done : -EFAULT;
+	}
+	return done;
 }
 
-/* A fresh page at the end of the record, or NULL when out of frags */
-static struct bio_vec *tls_tx_grow(struct sock *sk, struct tls_tx_open *open)
+/* Copy after spliced pages: into pieces of record memory among the frags */
+static int tls_tx_copy_frags(struct sock *sk, struct tls_tx *tx,
+			     struct msghdr *msg, size_t len)
 {
-	struct bio_vec *bv;
-	struct page *page;
+	struct tls_tx_open *open = &tx->open;
+	size_t done = 0;
 
-	if (open->nr == TLS_TX_FRAGS)
-		return NULL;
-	page = alloc_page(sk->sk_allocation);
-	if (!page)
-		return ERR_PTR(-ENOMEM);
-	bv = &open->frags[open->nr++];
-	bvec_set_page(bv, page, 0, 0);
-	open->tail_room = true;
-	return bv;
+	while (done < len) {
+		struct bio_vec *last;
+		size_t got;
+		int n;
+
+		/* a spliced page never follows the fragment: no growing it */
+		n = tls_tx_frag_take(sk, tx, open->frags, &open->nr,
+				     TLS_TX_FRAGS, len - done);
+		if (n <= 0)
+			return done ? done : n;
+		last = &open->frags[open->nr - 1];
+		got = copy_page_from_iter(last->bv_page,
+					  last->bv_offset + last->bv_len - n,
+					  n, &msg->msg_iter);
+		if (got < n)
+			tls_tx_frag_untake(tx, open->frags, &open->nr, n - got);
+		open->len += got;
+		done += got;
+		if (got < n)
+			return done ? done : -EFAULT;
+	}
+	return done;
+}
+
+/**
+ * tls_tx_full() - must the open record close before it takes more?
+ * @tx: the TX state, socket locked
+ *
+ * Return: true when it holds 2^14 bytes, or has no piece of memory left
+ * to grow into.
+ */
+bool tls_tx_full(struct tls_tx *tx)
+{
+	const struct tls_tx_open *open = &tx->open;
+	const struct bio_vec *last;
+
+	if (open->len >= TLS_MAX_PAYLOAD_SIZE)
+		return true;
+	/* one piece stays free for the tag */
+	if (!open->nr)
+		return open->buf.nr >= TLS_TX_SEGS - 1;
+	if (open->nr < TLS_TX_FRAGS)
+		return false;
+	/* out of frags: copies may still grow the last one */
+	last = &open->frags[open->nr - 1];
+	return !tls_tx_frag_follows(&tx->frag, last) ||
+	       tx->frag.offset == tx->frag.size;
 }
 
 /**
@@ -80,34 +226,34 @@ static struct bio_vec *tls_tx_grow(struct sock *sk, struct tls_tx_open *open)
 int tls_tx_copy(struct sock *sk, struct tls_tx *tx, struct msghdr *msg,
 		size_t len)
 {
+	if (tx->open.nr)
+		return tls_tx_copy_frags(sk, tx, msg, len);
+	return tls_tx_copy_buf(sk, tx, msg, len);
+}
+
+/*
+ * Pages are spliced into a record that has copied bytes: those become
+ * the first frags, their references handed over, the prefix left out.
+ */
+static void tls_tx_buf_to_frags(struct tls_tx *tx)
+{
 	struct tls_tx_open *open = &tx->open;
-	size_t done = 0;
+	struct tls_tx_buf *buf = &open->buf;
+	unsigned int i;
 
-	while (done < len) {
-		unsigned int room = 0;
-		struct bio_vec *bv;
-		size_t n, got;
-
-		bv = tls_tx_tail(open, &room);
-		if (!bv || !room)
-			bv = tls_tx_grow(sk, open);
-		if (IS_ERR_OR_NULL(bv)) {
-			if (done || !bv)
-				break;
-			return PTR_ERR(bv);
-		}
-		room = PAGE_SIZE - bv->bv_offset - bv->bv_len;
-		n = min_t(size_t, len - done, room);
-		got = copy_page_from_iter(bv->bv_page,
-					  bv->bv_offset + bv->bv_len, n,
-					  &msg->msg_iter);
-		bv->bv_len += got;
-		open->len += got;
-		done += got;
-		if (got < n)
-			return done ? done : -EFAULT;
+	if (!buf->nr)
+		return;
+	for (i = 0; i < buf->nr; i++)
+		open->frags[i] = buf->seg[i];
+	open->nr = buf->nr;
+	open->frags[0].bv_offset += tx->key.prefix;
+	open->frags[0].bv_len -= tx->key.prefix;
+	if (!open->frags[0].bv_len) {
+		put_page(open->frags[0].bv_page);
+		memmove(open->frags, open->frags + 1,
+			--open->nr * sizeof(open->frags[0]));
 	}
-	return done;
+	buf->nr = 0;
 }
 
 /**
@@ -127,6 +273,7 @@ int tls_tx_take(struct tls_tx *tx, struct msghdr *msg, size_t len)
 	struct tls_tx_open *open = &tx->open;
 	size_t done = 0;
 
+	tls_tx_buf_to_frags(tx);
 	while (done < len) {
 		struct bio_vec *last = open->nr ? &open->frags[open->nr - 1] : NULL;
 		struct page *page, **pages = &page;
@@ -138,13 +285,13 @@ int tls_tx_take(struct tls_tx *tx, struct msghdr *msg, size_t len)
 					   1, 0, &off);
 		if (n <= 0)
 			return done ? done : (n ? n : -EIO);
-		if (last && !open->tail_room && last->bv_page == page &&
-		    last->bv_offset + last->bv_len == off) {
+		if (last && last->bv_page == page &&
+		    last->bv_offset + last->bv_len == off &&
+		    !tls_tx_frag_follows(&tx->frag, last)) {
 			last->bv_len += n;
 		} else if (open->nr < TLS_TX_FRAGS) {
 			get_page(page);
 			bvec_set_page(&open->frags[open->nr++], page, n, off);
-			open->tail_room = false;
 		} else {
 			iov_iter_revert(&msg->msg_iter, n);
 			break;
@@ -171,61 +318,128 @@ int tls_tx_abort(struct sock *sk, struct tls_tx *tx, int err)
 	return err;
 }
 
-/* Pages for a record of @len bytes */
-static int tls_tx_out_alloc(struct sock *sk, struct tls_tx_out *out,
-			    unsigned int len)
+/* Scatterlist entries for bytes [@pos, @pos + @len) of @buf */
+static unsigned int tls_tx_buf_sg(struct scatterlist *sg,
+				  const struct tls_tx_buf *buf,
+				  unsigned int pos, unsigned int len)
 {
-	unsigned int nr = DIV_ROUND_UP(len, PAGE_SIZE);
+	unsigned int i, n = 0;
 
-	while (out->nr < nr) {
-		out->pages[out->nr] = alloc_page(sk->sk_allocation);
-		if (!out->pages[out->nr]) {
-			tls_tx_out_release(out);
-			return -ENOMEM;
+	for (i = 0; i < buf->nr && len; i++) {
+		const struct bio_vec *seg = &buf->seg[i];
+		unsigned int k;
+
+		if (pos >= seg->bv_len) {
+			pos -= seg->bv_len;
+			continue;
 		}
-		out->nr++;
+		k = min(len, seg->bv_len - pos);
+		sg_set_page(&sg[n++], seg->bv_page, k, seg->bv_offset + pos);
+		pos = 0;
+		len -= k;
 	}
-	return 0;
+	return n;
 }
 
-/* The AEAD's input: AAD, then the plaintext, then TLS 1.3's inner type */
-static unsigned int tls_tx_src(struct tls_tx *tx, unsigned int aad_len)
+/* Total bytes of @buf's pieces */
+static unsigned int tls_tx_buf_size(const struct tls_tx_buf *buf)
+{
+	unsigned int i, size = 0;
+
+	for (i = 0; i < buf->nr; i++)
+		size += buf->seg[i].bv_len;
+	return size;
+}
+
+/*
+ * Shrink @buf back to @size bytes after a failed grow; the fragment gets
+ * back what is still at its end.
+ */
+static void tls_tx_buf_trim(struct tls_tx *tx, struct tls_tx_buf *buf,
+			    unsigned int size)
+{
+	unsigned int over = tls_tx_buf_size(buf) - size;
+
+	while (over) {
+		struct bio_vec *last = &buf->seg[buf->nr - 1];
+		unsigned int n = min(over, last->bv_len);
+
+		if (tls_tx_frag_follows(&tx->frag, last))
+			tx->frag.offset -= n;
+		last->bv_len -= n;
+		over -= n;
+		if (!last->bv_len)
+			put_page(buf->seg[--buf->nr].bv_page);
+	}
+}
+
+/*
+ * Record memory for sealing. Copied plaintext is encrypted where it lies,
+ * so its buffer only grows by TLS 1.3's inner type and the tag; spliced
+ * plaintext needs a whole record's worth. On failure nothing changed.
+ */
+static int tls_tx_seal_mem(struct sock *sk, struct tls_tx *tx,
+			   unsigned int inner)
 {
 	struct tls_tx_open *open = &tx->open;
-	unsigned int i, n = 0;
+	struct tls_tx_buf *buf = &open->buf;
+	unsigned int size = tls_tx_buf_size(buf);
+	unsigned int need = inner + TLS_CIPHER_TAG_SIZE;
+	int err;
+
+	if (open->nr || !buf->nr)
+		need += tx->key.prefix + (open->nr ? open->len : 0);
+	err = tls_tx_buf_grow(sk, tx, buf, need);
+	if (err)
+		tls_tx_buf_trim(tx, buf, size);
+	return err;
+}
+
+/*
+ * In place: AAD, then the record's memory from the plaintext to the end of
+ * the tag, as source and destination both.
+ */
+static void tls_tx_sg_in_place(struct tls_tx *tx, unsigned int aad_len,
+			       unsigned int inner)
+{
+	struct tls_tx_buf *buf = &tx->open.buf;
+	unsigned int n, len = tx->open.len;
+
+	if (inner)
+		*tls_tx_buf_ptr(buf, tx->key.prefix + len) = tx->open.type;
+	sg_init_table(tx->src, buf->nr + 1);
+	sg_set_buf(&tx->src[0], tx->aad, aad_len);
+	n = tls_tx_buf_sg(tx->src + 1, buf, tx->key.prefix,
+			  len + inner + TLS_CIPHER_TAG_SIZE);
+	sg_mark_end(&tx->src[n]);
+	aead_request_set_crypt(tx->req, tx->src, tx->src, len + inner, tx->iv);
+}
+
+/* From the spliced pages where they lie, into the record's memory */
+static void tls_tx_sg_from_frags(struct tls_tx *tx, unsigned int aad_len,
+				 unsigned int inner)
+{
+	struct tls_tx_open *open = &tx->open;
+	unsigned int i, n = 0, len = open->len;
 
 	sg_init_table(tx->src, open->nr + 2);
 	sg_set_buf(&tx->src[n++], tx->aad, aad_len);
 	for (i = 0; i < open->nr; i++)
 		sg_set_page(&tx->src[n++], open->frags[i].bv_page,
 			    open->frags[i].bv_len, open->frags[i].bv_offset);
-	if (tx->key.version == TLS_1_3_VERSION) {
+	if (inner) {
 		tx->inner_type = open->type;
 		sg_set_buf(&tx->src[n++], &tx->inner_type, 1);
 	}
 	sg_mark_end(&tx->src[n - 1]);
-	return n;
-}
 
-/*
- * The AEAD's output: the same AAD (GCM and CCM copy it over itself),
- * then the record's pages from after the prefix to the end of the tag.
- */
-static void tls_tx_dst(struct tls_tx *tx, unsigned int aad_len)
-{
-	struct tls_tx_out *out = &tx->out;
-	unsigned int i, off = tx->key.prefix;
-	unsigned int left = out->len - off;
-
-	sg_init_table(tx->dst, out->nr + 1);
+	/* The AAD is copied over itself: GCM and CCM expect it in dst too */
+	sg_init_table(tx->dst, open->buf.nr + 1);
 	sg_set_buf(&tx->dst[0], tx->aad, aad_len);
-	for (i = 0; i < out->nr; i++) {
-		unsigned int n = min_t(unsigned int, left, PAGE_SIZE - off);
-
-		sg_set_page(&tx->dst[i + 1], out->pages[i], n, off);
-		left -= n;
-		off = 0;
-	}
+	n = tls_tx_buf_sg(tx->dst + 1, &open->buf, tx->key.prefix,
+			  len + inner + TLS_CIPHER_TAG_SIZE);
+	sg_mark_end(&tx->dst[n]);
+	aead_request_set_crypt(tx->req, tx->src, tx->dst, len + inner, tx->iv);
 }
 
 /**
@@ -233,11 +447,12 @@ static void tls_tx_dst(struct tls_tx *tx, unsigned int aad_len)
  * @sk: the socket, locked
  * @tx: its TX state; @tx->out is empty
  *
- * On success the open record is empty again, its pages released, and the
- * next record gets the next sequence number. Running out of memory
- * changes nothing. Running out of sequence numbers or a failed encryption
- * ends the TX path: there is no way to carry on the record stream, so the
- * socket gets the error (@tx->err, sk_err) and sends nothing more.
+ * On success @tx->out holds the record and the open record is empty
+ * again; the next record gets the next sequence number. Running out of
+ * memory changes nothing. Running out of sequence numbers or a failed
+ * encryption ends the TX path: there is no way to carry on the record
+ * stream, so the socket gets the error (@tx->err, sk_err) and sends
+ * nothing more.
  *
  * Return: 0, -ENOMEM, -EBADMSG when the sequence numbers are used up, or
  * the crypto API's error.
@@ -247,40 +462,42 @@ int tls_tx_seal(struct sock *sk, struct tls_tx *tx)
 	struct tls_tx_open *open = &tx->open;
 	struct tls_key *key = &tx->key;
 	struct aead_request *req = tx->req;
-	unsigned int aad_len, len;
+	unsigned int inner, aad_len;
 	DECLARE_CRYPTO_WAIT(wait);
 	u8 *prefix;
 	int err;
 
 	if (key->exhausted)
 		return tls_tx_abort(sk, tx, -EBADMSG);
-	len = open->len + key->overhead;
-	err = tls_tx_out_alloc(sk, &tx->out, len);
+	inner = key->version == TLS_1_3_VERSION ? 1 : 0;
+	err = tls_tx_seal_mem(sk, tx, inner);
 	if (err)
 		return err;
-	tx->out.len = len;
 
-	prefix = page_address(tx->out.pages[0]);
-	tls_key_prefix(key, prefix, open->type, open->len);
+	/* the prefix starts the first piece; TLS 1.3's AAD is its header */
+	prefix = tls_tx_buf_ptr(&open->buf, 0);
+	open->buf.len = tls_key_prefix(key, prefix, open->type, open->len);
 	aad_len = tls_key_aad(key, tx->aad, open->type, open->len, prefix);
 	tls_key_iv(key, tx->iv);
-	tls_tx_src(tx, aad_len);
-	tls_tx_dst(tx, aad_len);
+	if (open->nr)
+		tls_tx_sg_from_frags(tx, aad_len, inner);
+	else
+		tls_tx_sg_in_place(tx, aad_len, inner);
 
 	aead_request_set_tfm(req, key->aead);
 	aead_request_set_callback(req, CRYPTO_TFM_REQ_MAY_BACKLOG |
 				  CRYPTO_TFM_REQ_MAY_SLEEP,
 				  crypto_req_done, &wait);
 	aead_request_set_ad(req, aad_len);
-	aead_request_set_crypt(req, tx->src, tx->dst,
-			       len - key->prefix - TLS_CIPHER_TAG_SIZE, tx->iv);
 	err = crypto_wait_req(crypto_aead_encrypt(req), &wait);
 	if (err) {
-		tls_tx_out_release(&tx->out);
+		tls_tx_open_release(open);
 		return tls_tx_abort(sk, tx, err);
 	}
 
 	tls_key_advance(key);
+	tx->out = open->buf;
+	open->buf.nr = 0;
 	tls_tx_open_release(open);
 	return 0;
 }

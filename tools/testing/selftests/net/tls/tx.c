@@ -30,10 +30,12 @@
 #include <string.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <linux/bpf.h>
 #include <linux/tls.h>
 #include <linux/types.h>
 
@@ -1244,6 +1246,68 @@ TEST(unknown_optname)
 	EXPECT_EQ(errno, ENOPROTOOPT);
 	close(tx);
 	close(rx);
+}
+
+/* A BPF sockmap of one slot, made with the raw bpf() syscall. */
+static int sockmap_create(void)
+{
+	union bpf_attr attr = {
+		.map_type = BPF_MAP_TYPE_SOCKMAP,
+		.key_size = sizeof(__u32),
+		.value_size = sizeof(__u32),
+		.max_entries = 1,
+	};
+
+	return syscall(__NR_bpf, BPF_MAP_CREATE, &attr, sizeof(attr));
+}
+
+static int sockmap_add(int map, int fd)
+{
+	__u32 key = 0, value = fd;
+	union bpf_attr attr = {
+		.map_fd = map,
+		.key = (unsigned long)&key,
+		.value = (unsigned long)&value,
+		.flags = BPF_ANY,
+	};
+
+	return syscall(__NR_bpf, BPF_MAP_UPDATE_ELEM, &attr, sizeof(attr));
+}
+
+/*
+ * kTLS and BPF sockmap exclude each other, as in Linux 6.12: a socket
+ * with the ULP cannot join a sockmap, and a socket in a sockmap may
+ * take the ULP but not keys (EINVAL both ways). Either way the socket
+ * goes on working in clear.
+ */
+TEST(sockmap_excludes_tls)
+{
+	struct tls_keys k;
+	int map, tx, rx;
+	char buf[2];
+
+	expect_ulp_registered(_metadata);
+	make_keys(&k, TLS13, TLS_CIPHER_AES_GCM_128);
+	map = sockmap_create();
+	ASSERT_GE(map, 0) TH_LOG("sockmap: %s", strerror(errno));
+
+	ulp_pair(_metadata, &tx, &rx);
+	EXPECT_EQ(sockmap_add(map, tx), -1);
+	EXPECT_EQ(errno, EINVAL);
+	close(tx);
+	close(rx);
+
+	tcp_pair(_metadata, 0, 0, &tx, &rx);
+	ASSERT_EQ(sockmap_add(map, tx), 0) TH_LOG("%s", strerror(errno));
+	attach_tls(_metadata, tx);
+	EXPECT_EQ(set_tx(tx, &k), -1);
+	EXPECT_EQ(errno, EINVAL);
+	ASSERT_EQ(send(tx, "ok", 2, 0), 2);
+	ASSERT_EQ(recv(rx, buf, 2, MSG_WAITALL), 2);
+	EXPECT_EQ(memcmp(buf, "ok", 2), 0);
+	close(tx);
+	close(rx);
+	close(map);
 }
 
 /*

@@ -34,6 +34,12 @@ shift
 [ $# -gt 0 ] || die "no command"
 need_pkgs qemu-system-x86 iproute2
 
+# One socket per vCPU: QEMU reads "-smp 2" as one socket of two cores,
+# and without ACPI (our kernels have none) the guest finds only the CPUs
+# of SeaBIOS's MP table, one per socket.
+smp=$cpus
+[[ "$cpus" == *,* ]] || smp="$cpus,sockets=$cpus"
+
 run=$BUILD/runs/$name
 rm -rf "$run"
 mkdir -p "$run/out"
@@ -44,7 +50,7 @@ boot() {
 	local kernel=$1 dir=$2
 	shift 2
 	timeout -k 10 "$timeout" \
-	qemu-system-x86_64 "$@" -m 2G -smp "$cpus" \
+	qemu-system-x86_64 "$@" -m 2G -smp "$smp" \
 		-nodefaults -display none -no-reboot -monitor none \
 		-serial "file:$dir/console.log" \
 		-fsdev local,id=root,path=/,security_model=none,readonly=on,multidevs=remap \

@@ -121,47 +121,17 @@ static u8 *tls_tx_buf_ptr(struct tls_tx_buf *buf, unsigned int pos)
 	return page_address(buf->seg[i].bv_page) + buf->seg[i].bv_offset + pos;
 }
 
-/* Copy into the record's own memory, after the prefix */
-static int tls_tx_copy_buf(struct sock *sk, struct tls_tx *tx,
-			   struct msghdr *msg, size_t len)
+/*
+ * Copy from the caller into record memory taken at the end of @vec: the
+ * open record's own buffer, or its frags once pages were spliced in (a
+ * spliced page never ends where the fragment's room starts, so copies
+ * get pieces of their own). Return: bytes copied, 0 when @vec is full,
+ * or a negative errno when nothing was copied.
+ */
+static int tls_tx_copy_into(struct sock *sk, struct tls_tx *tx,
+			    struct bio_vec *vec, unsigned int *nr,
+			    unsigned int max, struct msghdr *msg, size_t len)
 {
-	struct tls_tx_buf *buf = &tx->open.buf;
-	size_t done = 0;
-	int err;
-
-	if (!buf->nr) {
-		err = tls_tx_buf_grow(sk, tx, buf, tx->key.prefix);
-		if (err)
-			return err;
-	}
-	while (done < len) {
-		struct bio_vec *last;
-		size_t got;
-		int n;
-
-		n = tls_tx_frag_take(sk, tx, buf->seg, &buf->nr, TLS_TX_SEGS,
-				     len - done);
-		if (n <= 0)
-			return done ? done : (n ? n : -ENOMEM);
-		last = &buf->seg[buf->nr - 1];
-		got = copy_page_from_iter(last->bv_page,
-					  last->bv_offset + last->bv_len - n,
-					  n, &msg->msg_iter);
-		if (got < n)
-			tls_tx_frag_untake(tx, buf->seg, &buf->nr, n - got);
-		tx->open.len += got;
-		done += got;
-		if (got < n)
-			return done ? done : -EFAULT;
-	}
-	return done;
-}
-
-/* Copy after spliced pages: into pieces of record memory among the frags */
-static int tls_tx_copy_frags(struct sock *sk, struct tls_tx *tx,
-			     struct msghdr *msg, size_t len)
-{
-	struct tls_tx_open *open = &tx->open;
 	size_t done = 0;
 
 	while (done < len) {
@@ -169,21 +139,19 @@ static int tls_tx_copy_frags(struct sock *sk, struct tls_tx *tx,
 		size_t got;
 		int n;
 
-		/* a spliced page never follows the fragment: no growing it */
-		n = tls_tx_frag_take(sk, tx, open->frags, &open->nr,
-				     TLS_TX_FRAGS, len - done);
+		n = tls_tx_frag_take(sk, tx, vec, nr, max, len - done);
 		if (n <= 0)
 			return done ? done : n;
-		last = &open->frags[open->nr - 1];
+		last = &vec[*nr - 1];
 		got = copy_page_from_iter(last->bv_page,
 					  last->bv_offset + last->bv_len - n,
 					  n, &msg->msg_iter);
-		if (got < n)
-			tls_tx_frag_untake(tx, open->frags, &open->nr, n - got);
-		open->len += got;
+		tx->open.len += got;
 		done += got;
-		if (got < n)
+		if (got < n) {
+			tls_tx_frag_untake(tx, vec, nr, n - got);
 			return done ? done : -EFAULT;
+		}
 	}
 	return done;
 }
@@ -226,9 +194,20 @@ bool tls_tx_full(struct tls_tx *tx)
 int tls_tx_copy(struct sock *sk, struct tls_tx *tx, struct msghdr *msg,
 		size_t len)
 {
-	if (tx->open.nr)
-		return tls_tx_copy_frags(sk, tx, msg, len);
-	return tls_tx_copy_buf(sk, tx, msg, len);
+	struct tls_tx_open *open = &tx->open;
+	int err;
+
+	if (open->nr)
+		return tls_tx_copy_into(sk, tx, open->frags, &open->nr,
+					TLS_TX_FRAGS, msg, len);
+	/* the record's own memory starts with room for its prefix */
+	if (!open->buf.nr) {
+		err = tls_tx_buf_grow(sk, tx, &open->buf, tx->key.prefix);
+		if (err)
+			return err;
+	}
+	return tls_tx_copy_into(sk, tx, open->buf.seg, &open->buf.nr,
+				TLS_TX_SEGS, msg, len);
 }
 
 /*

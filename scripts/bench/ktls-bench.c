@@ -69,6 +69,8 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include "../interop/common.h"
+
 #ifndef SOL_TLS
 #define SOL_TLS 282
 #endif
@@ -220,26 +222,6 @@ static unsigned long long guest_busy_ticks(void)
 	return v[0] + v[1] + v[2] + v[5] + v[6] + v[7];
 }
 
-/* tls_stat(): one counter of /proc/net/tls_stat, -1 if there is none. */
-static long long tls_stat(const char *name)
-{
-	long long val, ret = -1;
-	char key[64];
-	FILE *f;
-
-	f = fopen("/proc/net/tls_stat", "r");
-	if (!f)
-		return -1;
-	while (fscanf(f, "%63s %lld", key, &val) == 2) {
-		if (!strcmp(key, name)) {
-			ret = val;
-			break;
-		}
-	}
-	fclose(f);
-	return ret;
-}
-
 /*
  * take_sample(): the /proc/stat read stays outside the CPU-time window on
  * both sides (read first at the start, last at the end), so the sender's
@@ -288,13 +270,12 @@ static SSL_CTX *ossl_ctx(const struct opts *o, int server)
 	ctx = SSL_CTX_new(server ? TLS_server_method() : TLS_client_method());
 	if (!ctx)
 		fail("SSL_CTX_new");
-	if (!SSL_CTX_set_min_proto_version(ctx, c->ossl_version) ||
-	    !SSL_CTX_set_max_proto_version(ctx, c->ossl_version))
+	switch (ossl_pin(ctx, c->ossl_version, c->ossl_name)) {
+	case -1:
 		fail("cannot pin the TLS version");
-	if (c->ossl_version == TLS1_3_VERSION ?
-	    !SSL_CTX_set_ciphersuites(ctx, c->ossl_name) :
-	    !SSL_CTX_set_cipher_list(ctx, c->ossl_name))
+	case -2:
 		fail("cipher %s refused by OpenSSL", c->ossl_name);
+	}
 	SSL_CTX_clear_options(ctx, SSL_OP_ENABLE_KTLS);
 	if (server) {
 		SSL_CTX_set_num_tickets(ctx, 0);

@@ -57,6 +57,8 @@
 #include <openssl/kdf.h>
 #include <openssl/ssl.h>
 
+#include "common.h"
+
 #ifndef SOL_TLS
 #define SOL_TLS 282
 #endif
@@ -159,26 +161,6 @@ static const char *sha_hex(const unsigned char sha[32])
 	return s[i];
 }
 
-/* tls_stat(): one counter of /proc/net/tls_stat, -1 if there is none. */
-static long long tls_stat(const char *name)
-{
-	long long val, ret = -1;
-	char key[64];
-	FILE *f;
-
-	f = fopen("/proc/net/tls_stat", "r");
-	if (!f)
-		return -1;
-	while (fscanf(f, "%63s %lld", key, &val) == 2) {
-		if (!strcmp(key, name)) {
-			ret = val;
-			break;
-		}
-	}
-	fclose(f);
-	return ret;
-}
-
 /*
  * The SSL_write() stream: pseudo-random bytes (xorshift64, fixed seed),
  * so that a record placed at the wrong offset cannot match by accident.
@@ -231,13 +213,12 @@ static SSL_CTX *make_ctx(const struct opts *o, int server)
 	if (!ctx)
 		fail("SSL_CTX_new");
 	/* Exactly one version and one cipher, on both ends: no fallback. */
-	if (!SSL_CTX_set_min_proto_version(ctx, o->version) ||
-	    !SSL_CTX_set_max_proto_version(ctx, o->version))
+	switch (ossl_pin(ctx, o->version, o->cipher)) {
+	case -1:
 		fail("cannot pin the TLS version");
-	if (o->version == TLS1_3_VERSION ?
-	    !SSL_CTX_set_ciphersuites(ctx, o->cipher) :
-	    !SSL_CTX_set_cipher_list(ctx, o->cipher))
+	case -2:
 		fail("cipher %s refused by OpenSSL", o->cipher);
+	}
 	if (server &&
 	    (SSL_CTX_use_certificate_file(ctx, o->cert, SSL_FILETYPE_PEM) != 1 ||
 	     SSL_CTX_use_PrivateKey_file(ctx, o->key, SSL_FILETYPE_PEM) != 1))

@@ -1364,89 +1364,21 @@ FIXTURE_VARIANT(tx)
 	__u16 cipher;
 };
 
-FIXTURE_VARIANT_ADD(tx, 12_aes_gcm)
-{
-	.version = TLS12,
-	.cipher = TLS_CIPHER_AES_GCM_128,
-};
-
-FIXTURE_VARIANT_ADD(tx, 12_aes_gcm_256)
-{
-	.version = TLS12,
-	.cipher = TLS_CIPHER_AES_GCM_256,
-};
-
-FIXTURE_VARIANT_ADD(tx, 12_aes_ccm)
-{
-	.version = TLS12,
-	.cipher = TLS_CIPHER_AES_CCM_128,
-};
-
-FIXTURE_VARIANT_ADD(tx, 12_chacha)
-{
-	.version = TLS12,
-	.cipher = TLS_CIPHER_CHACHA20_POLY1305,
-};
-
-FIXTURE_VARIANT_ADD(tx, 12_sm4_gcm)
-{
-	.version = TLS12,
-	.cipher = TLS_CIPHER_SM4_GCM,
-};
-
-FIXTURE_VARIANT_ADD(tx, 12_sm4_ccm)
-{
-	.version = TLS12,
-	.cipher = TLS_CIPHER_SM4_CCM,
-};
-
-FIXTURE_VARIANT_ADD(tx, 12_aria_gcm)
-{
-	.version = TLS12,
-	.cipher = TLS_CIPHER_ARIA_GCM_128,
-};
-
-FIXTURE_VARIANT_ADD(tx, 12_aria_gcm_256)
-{
-	.version = TLS12,
-	.cipher = TLS_CIPHER_ARIA_GCM_256,
-};
-
-FIXTURE_VARIANT_ADD(tx, 13_aes_gcm)
-{
-	.version = TLS13,
-	.cipher = TLS_CIPHER_AES_GCM_128,
-};
-
-FIXTURE_VARIANT_ADD(tx, 13_aes_gcm_256)
-{
-	.version = TLS13,
-	.cipher = TLS_CIPHER_AES_GCM_256,
-};
-
-FIXTURE_VARIANT_ADD(tx, 13_aes_ccm)
-{
-	.version = TLS13,
-	.cipher = TLS_CIPHER_AES_CCM_128,
-};
-
-FIXTURE_VARIANT_ADD(tx, 13_chacha)
-{
-	.version = TLS13,
-	.cipher = TLS_CIPHER_CHACHA20_POLY1305,
-};
-
-FIXTURE_VARIANT_ADD(tx, 13_sm4_gcm)
-{
-	.version = TLS13,
-	.cipher = TLS_CIPHER_SM4_GCM,
-};
-
-FIXTURE_VARIANT_ADD(tx, 13_sm4_ccm)
-{
-	.version = TLS13,
-	.cipher = TLS_CIPHER_SM4_CCM,
-};
+/* One variant per version and cipher: { version, cipher } */
+FIXTURE_VARIANT_ADD(tx, 12_aes_gcm) { TLS12, TLS_CIPHER_AES_GCM_128 };
+FIXTURE_VARIANT_ADD(tx, 12_aes_gcm_256) { TLS12, TLS_CIPHER_AES_GCM_256 };
+FIXTURE_VARIANT_ADD(tx, 12_aes_ccm) { TLS12, TLS_CIPHER_AES_CCM_128 };
+FIXTURE_VARIANT_ADD(tx, 12_chacha) { TLS12, TLS_CIPHER_CHACHA20_POLY1305 };
+FIXTURE_VARIANT_ADD(tx, 12_sm4_gcm) { TLS12, TLS_CIPHER_SM4_GCM };
+FIXTURE_VARIANT_ADD(tx, 12_sm4_ccm) { TLS12, TLS_CIPHER_SM4_CCM };
+FIXTURE_VARIANT_ADD(tx, 12_aria_gcm) { TLS12, TLS_CIPHER_ARIA_GCM_128 };
+FIXTURE_VARIANT_ADD(tx, 12_aria_gcm_256) { TLS12, TLS_CIPHER_ARIA_GCM_256 };
+FIXTURE_VARIANT_ADD(tx, 13_aes_gcm) { TLS13, TLS_CIPHER_AES_GCM_128 };
+FIXTURE_VARIANT_ADD(tx, 13_aes_gcm_256) { TLS13, TLS_CIPHER_AES_GCM_256 };
+FIXTURE_VARIANT_ADD(tx, 13_aes_ccm) { TLS13, TLS_CIPHER_AES_CCM_128 };
+FIXTURE_VARIANT_ADD(tx, 13_chacha) { TLS13, TLS_CIPHER_CHACHA20_POLY1305 };
+FIXTURE_VARIANT_ADD(tx, 13_sm4_gcm) { TLS13, TLS_CIPHER_SM4_GCM };
+FIXTURE_VARIANT_ADD(tx, 13_sm4_ccm) { TLS13, TLS_CIPHER_SM4_CCM };
 
 FIXTURE_SETUP(tx)
 {

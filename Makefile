@@ -17,9 +17,10 @@
 #                 nginx and curl (scripts/interop.sh)
 #   make compare  the selftests on the base kernel and ours, side by side
 #                 (slow: the base kernel's rekey cases time out)
-#   make bench    CPU cost per MiB of kTLS transmit, ours against the base
-#                 kernel's, OpenSSL and plain TCP (scripts/bench.sh); builds
-#                 no kernel: run make kernel kernel-base first
+#   make bench    CPU cost per MiB of kTLS transmit and receive, ours
+#                 against the base kernel's, OpenSSL and plain TCP
+#                 (scripts/bench.sh, about 70 minutes); builds no kernel:
+#                 run make kernel kernel-base first
 
 SHELL := /bin/bash
 S := scripts

@@ -1,210 +1,172 @@
 #!/usr/bin/env bash
-# The transmit side's CPU cost per MiB: our kTLS against upstream kTLS
-# (the base kernel), each against user-space OpenSSL and plain TCP, as in
-# the KTLS paper's Figure 4. Builds ktls-bench (scripts/bench/ktls-bench.c),
-# boots each kernel flavour under QEMU in icount mode (guest time counts
+# What TLS costs the CPU: our kTLS against upstream kTLS (the base
+# kernel), each against user-space OpenSSL and plain TCP, as in the KTLS
+# paper's Figure 4. Builds ktls-bench (scripts/bench/ktls-bench.c), boots
+# each kernel flavour under QEMU in icount mode (guest time counts
 # executed instructions, so "ns" below are instructions) and runs
-# scripts/guest-bench.sh there: schemes ossl-write, ktls-sendfile,
-# ktls-write, tcp-sendfile; ciphers TLS 1.2 AES-128-GCM, TLS 1.3
-# AES-128-GCM, TLS 1.3 ChaCha20-Poly1305; R repetitions of each.
+# scripts/guest-bench.sh there: TX schemes ossl-write, ossl-mmap,
+# ktls-sendfile, ktls-write, tcp-sendfile; RX schemes ossl-read,
+# ktls-read, tcp-recv; request/response with 64-byte and 4 KiB messages
+# (rr-ossl, rr-ktls, rr-ktls-tx, rr-tcp); ciphers TLS 1.2 AES-128-GCM,
+# TLS 1.3 AES-128-GCM, TLS 1.3 ChaCha20-Poly1305; R repetitions of each.
+# The kernel's AEAD (the cipher alone) is measured by sampling the
+# measured process and counting the samples in the kernel's crypto code
+# (ktls-bench.c says how). scripts/bench/report.py makes the tables and
+# the gnuplot plots.
 #
-# usage: bench.sh [--smoke] [--mib N] [--reps R] [--cpus N] [FLAVOUR...]
-#   --smoke   a 4 MiB file instead of 64 MiB
-#   --cpus    vCPUs (default 1). With 2 the receiver gets a CPU of its own,
-#             but under icount the vCPUs share one virtual clock: while
-#             both are busy, each process is charged the other's
-#             instructions too. With 1, a process's CPU time is its own
-#             instructions; that is the measurement.
+# usage: bench.sh [--smoke] [--mib N] [--reps R] [--rr N] [--cpus N]
+#                 [--out DIR] [FLAVOUR...]
+#   (none)    the full run: a 128 MiB file, 10000 round trips, 3
+#             repetitions, base and series, into bench/results/ (about
+#             70 minutes on 2 shared host cores; 256 MiB would take about
+#             110: see bench/results/README.md)
+#   --smoke   a check that it all still runs: 4 MiB, 200 round trips, 1
+#             repetition, the series kernel only, into build/bench/smoke
+#             (a few minutes). Exit 0 when every run gave its numbers.
+#   --mib, --reps, --rr   the file's size, repetitions, round trips
+#   --cpus    vCPUs (default 1). Under icount all vCPUs share one virtual
+#             clock, advanced by whichever runs: with 2, a process is
+#             charged the instructions the other vCPU executes while it
+#             waits its turn (ossl-write's sender: 650M instead of 400M
+#             for 64 MiB), the spread grows (plain TCP: 35M-45M), and
+#             the guest's TSC is found unstable, so its clocks tick in
+#             4 ms jiffies. With 1 a process's CPU time is its own
+#             instructions (plus the interrupts and softirqs run while
+#             it is current, as on real hardware) and the guest's
+#             elapsed time is all instructions: that is the measurement.
+#   --out     where results go (default: bench/results for the full
+#             run, build/bench/smoke for --smoke, else build/bench/custom)
 #   FLAVOUR   kernels in build/out/ (default: base series; the first is
 #             the one the others are compared with)
 # Needs the kernels built (make kernel kernel-base); builds none itself.
 #
-# Writes build/bench/results.md (a table per cipher: median and min-max
-# of the sender's CPU ns per MiB per scheme and flavour, the ratio to the
-# first flavour, each scheme normalised to ossl-write, the guest's busy
-# time) and prints it. build/bench/FLAVOUR.output is the guest's output.
-# With --cpus N > 1 these are results-Ncpu.md and FLAVOUR-Ncpu.output.
-# Exit code non-zero when a guest run failed or a number is missing.
+# Writes DIR/results.md (the tables, the measurement's commit and
+# kernels), DIR/*.png (plots normalised to ossl-write), DIR/lines.txt
+# (every number: FLAVOUR bench SCHEME CIPHER SIZE OWN GUEST AEAD) and
+# DIR/FLAVOUR.output (the guest's output). Exit code non-zero when a
+# guest run failed or a number is missing, n/a included: both kernels
+# have kTLS RX (n/a is what a kernel that refuses TLS_RX gets).
 # shellcheck source=scripts/common.sh
 . "$(dirname "$0")/common.sh"
 
 args=("$@")
-usage="usage: bench.sh [--smoke] [--mib N] [--reps R] [--cpus N] [FLAVOUR...]"
-guest_args=() flavours=() mib=64 reps=3 mode=full cpus=1
+usage="usage: bench.sh [--smoke] [--mib N] [--reps R] [--rr N] [--cpus N] [--out DIR] [FLAVOUR...]"
+flavours=() mib=128 reps=3 rr=10000 cpus=1 mode=full out=
 while [ $# -gt 0 ]; do
 	case "$1" in
-	--smoke) guest_args+=(--smoke); mib=4; mode=smoke ;;
-	--mib) guest_args+=(--mib "${2:?$usage}"); mib=$2; shift ;;
-	--reps) guest_args+=(--reps "${2:?$usage}"); reps=$2; shift ;;
-	--cpus) cpus=${2:?$usage}; shift ;;
+	--smoke) mib=4 reps=1 rr=200 mode=smoke ;;
+	--mib) mib=${2:?$usage}; mode=custom; shift ;;
+	--reps) reps=${2:?$usage}; mode=custom; shift ;;
+	--rr) rr=${2:?$usage}; mode=custom; shift ;;
+	--cpus) cpus=${2:?$usage}; mode=custom; shift ;;
+	--out) out=${2:?$usage}; shift ;;
 	-*) die "$usage" ;;
 	*) flavours+=("$1") ;;
 	esac
 	shift
 done
-[ ${#flavours[@]} -gt 0 ] || flavours=(base series)
-[[ $cpus =~ ^[1-9][0-9]*$ ]] || die "$usage"
+for n in "$mib" "$reps" "$rr" "$cpus"; do
+	[[ $n =~ ^[1-9][0-9]*$ ]] || die "$usage"
+done
+if [ ${#flavours[@]} -eq 0 ]; then
+	flavours=(base series)
+	[ "$mode" = smoke ] && flavours=(series)
+fi
+case "$mode" in
+full) out=${out:-$TOP/bench/results} ;;
+*) out=${out:-$BUILD/bench/$mode} ;;
+esac
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
 
-ciphers="tls12-aes128-gcm tls13-aes128-gcm tls13-chacha20-poly1305"
-schemes="ossl-write ktls-sendfile ktls-write tcp-sendfile"
-# bench lines per guest run: 3 schemes x 3 ciphers, and tcp-sendfile once
-per_rep=10
+# bench lines per repetition: 13 TX runs, ossl-read and tcp-recv from
+# theirs (4), 3 ktls-read, 20 request/response runs
+per_rep=40
 
 # Host and guest run the same Debian libssl: the binary built here is the
 # one the guest runs, through the read-only 9p root.
-need_pkgs gcc libssl-dev openssl
-out=$BUILD/bench
-mkdir -p "$out"
-gcc -O2 -Wall -Wextra -Werror -o "$out/ktls-bench" \
+need_pkgs gcc libssl-dev openssl binutils gnuplot-nox python3
+work=$BUILD/bench/work
+mkdir -p "$work"
+gcc -O2 -Wall -Wextra -Werror -o "$work/ktls-bench" \
 	"$TOP/scripts/bench/ktls-bench.c" -lssl -lcrypto ||
 	die "ktls-bench does not build"
 
-# QEMU 7.2 reads "-smp 2" as one socket of two cores, and SeaBIOS's MP
-# table lists one CPU per socket: our kernels have no ACPI, so the guest
-# would see one CPU. One socket per CPU gives the guest all of them.
-smp="$cpus,sockets=$cpus"
-# Files and runs of a run with more than one vCPU are kept apart.
-tag=
-[ "$cpus" = 1 ] || tag=-${cpus}cpu
-
-# run_flavour FLAVOUR: one guest run; appends "FLAVOUR SCHEME CIPHER MiB
-# SENDER BUSY" lines to $out/lines and a line to $out/runs. Returns 1
-# when the run failed or its numbers are incomplete.
+# run_flavour FLAVOUR: one guest run; appends "FLAVOUR bench ..." lines to
+# $out/lines.txt and a row to $work/runs. Returns 1 when the run failed
+# or its numbers are incomplete.
 run_flavour() {
-	local f=$1 kernel img built name output t rc=0 n ok=0
+	local f=$1 dir=$BUILD/out/$1 img built name output t rc=0 n na ok=0
 	local want=$((per_rep * reps))
-	kernel=$BUILD/out/$f/arch/x86/boot/bzImage
-	if [ ! -f "$kernel" ]; then
+	if [ ! -f "$dir/arch/x86/boot/bzImage" ]; then
 		log "no $f kernel: make kernel / make kernel-base first"
-		echo "| $f | (no kernel) | | | |" >> "$out/runs$tag"
+		echo "| $f | (no kernel) | | | |" >> "$work/runs"
 		return 1
 	fi
 	# A copy is booted, so the kernel named in the results is the one that
-	# ran even if build/out is rebuilt meanwhile.
-	img=$out/$f$tag.bzImage
-	built=$(date -r "$kernel" '+%F %T')
-	cp "$kernel" "$img"
-	name=bench-$f$tag
+	# ran even if build/out is rebuilt meanwhile; the names of its crypto
+	# functions, for the cipher's share, come from the same build.
+	img=$work/$f.bzImage
+	built=$(date -r "$dir/arch/x86/boot/bzImage" '+%F %T')
+	cp "$dir/arch/x86/boot/bzImage" "$img"
+	(cd "$dir" && nm --defined-only crypto/built-in.a \
+		arch/x86/crypto/built-in.a lib/crypto/built-in.a) 2>/dev/null |
+		awk 'NF == 3 && $2 ~ /^[tT]$/ { print $3 }' | sort -u \
+		> "$work/$f.crypto-names"
+	[ -s "$work/$f.crypto-names" ] ||
+		{ log "$f: no crypto/built-in.a in $dir"; return 1; }
+	name=bench-$f
 	t=$SECONDS
-	log "$f: booting (icount, -smp $smp), ${mib} MiB x $reps"
-	"$TOP/scripts/qemu-run.sh" -i -c "$smp" -n "$name" -t 3600 "$img" \
-		"bash $TOP/scripts/guest-bench.sh ${guest_args[*]} $out/ktls-bench" ||
+	log "$f: booting (icount, $cpus vCPU), ${mib} MiB, $rr round trips, x $reps"
+	"$TOP/scripts/qemu-run.sh" -i -c "$cpus" -n "$name" -t 7200 "$img" \
+		"bash $TOP/scripts/guest-bench.sh --mib $mib --reps $reps --rr $rr --syms $work/$f.crypto-names $work/ktls-bench" ||
 		rc=$?
 	t=$((SECONDS - t))
-	output=$out/$f$tag.output
+	output=$out/$f.output
 	cp "$BUILD/runs/$name/out/output" "$output" 2>/dev/null || : > "$output"
-	grep -E '^FAIL ' "$output" >&2 || true
-	awk -v f="$f" '$1 == "bench" && NF == 6 { $1 = f; print }' \
-		"$output" >> "$out/lines$tag"
+	grep -E '^(FAIL|NA) ' "$output" >&2 || true
+	awk -v f="$f" '$1 == "bench" && NF == 7 { print f, $0 }' "$output" \
+		>> "$out/lines.txt"
+	awk -v f="$f" '$1 == "NA" { print f, "na", $2, $3, $4 }' "$output" |
+		sort -u >> "$out/lines.txt"
 	n=$(grep -c '^bench ' "$output" || true)
-	[ "$rc" -eq 0 ] && [ "$n" -eq "$want" ] && ok=1
-	log "$f: exit $rc, $n of $want numbers, ${t}s wall"
-	printf '| %s | %s | %s of %s | %ss | %s |\n' "$f" "$rc" "$n" "$want" \
-		"$t" "$(sha256sum < "$img" | cut -c1-12), built $built" \
-		>> "$out/runs$tag"
+	na=$(grep -c '^NA ' "$output" || true)
+	# an n/a run is one bench line missing (ktls-read, rr-ktls)
+	[ "$rc" -eq 0 ] && [ $((n + na)) -eq "$want" ] && ok=1
+	[ "$na" -gt 0 ] && ok=0
+	log "$f: exit $rc, $n numbers and $na n/a of $want, ${t}s wall"
+	printf '| %s | %s | %s + %s n/a of %s | %ss | %s |\n' "$f" "$rc" "$n" \
+		"$na" "$want" "$t" \
+		"$(sha256sum < "$img" | cut -c1-12), built $built" >> "$work/runs"
 	[ "$ok" = 1 ]
 }
 
-# table: the markdown tables from $out/lines, one per cipher.
-table() {
-	awk -v flavours="${flavours[*]}" -v ciphers="$ciphers" \
-	    -v schemes="$schemes" '
-	# stats(KEY, WHAT): sets med, lo, hi over the runs; returns their count
-	function stats(key, what,   n, i, j, t, v) {
-		n = cnt[key]
-		for (i = 1; i <= n; i++) {
-			t = val[what, key, i]
-			for (j = i - 1; j >= 1 && v[j] > t; j--)
-				v[j + 1] = v[j]
-			v[j + 1] = t
-		}
-		if (!n)
-			return 0
-		lo = v[1]; hi = v[n]
-		med = n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
-		return n
-	}
-	function cell(key, what) {
-		if (!stats(key, what))
-			return " | -"
-		return sprintf(" | %d (%d-%d)", med, lo, hi)
-	}
-	function ratio(a, b) { return (a != "" && b != "") ? sprintf(" | %.3f", a / b) : " | -" }
-	{
-		key = $1 SUBSEP $2 SUBSEP $3
-		n = ++cnt[key]
-		val["cpu", key, n] = $5
-		val["busy", key, n] = $6
-	}
-	END {
-		nf = split(flavours, F, " ")
-		nc = split(ciphers, C, " ")
-		ns = split(schemes, S, " ")
-		for (ci = 1; ci <= nc; ci++) {
-			c = C[ci]
-			printf "\n### %s\n\n", c
-			h = "| scheme"; u = "|---"
-			for (fi = 1; fi <= nf; fi++) { h = h " | " F[fi] " sender ns/MiB"; u = u "|---:" }
-			for (fi = 2; fi <= nf; fi++) { h = h " | " F[fi] "/" F[1]; u = u "|---:" }
-			for (fi = 1; fi <= nf; fi++) { h = h " | " F[fi] " vs ossl-write"; u = u "|---:" }
-			for (fi = 1; fi <= nf; fi++) { h = h " | " F[fi] " guest busy ns/MiB"; u = u "|---:" }
-			print h " |"
-			print u "|"
-			for (si = 1; si <= ns; si++) {
-				s = S[si]
-				sc = s == "tcp-sendfile" ? "n/a" : c
-				row = "| " s (sc == "n/a" ? " (no TLS)" : "")
-				for (fi = 1; fi <= nf; fi++) {
-					row = row cell(F[fi] SUBSEP s SUBSEP sc, "cpu")
-					m[fi] = stats(F[fi] SUBSEP s SUBSEP sc, "cpu") ? med : ""
-					o[fi] = stats(F[fi] SUBSEP "ossl-write" SUBSEP c, "cpu") ? med : ""
-				}
-				for (fi = 2; fi <= nf; fi++)
-					row = row ratio(m[fi], m[1])
-				for (fi = 1; fi <= nf; fi++)
-					row = row ratio(m[fi], o[fi])
-				for (fi = 1; fi <= nf; fi++)
-					row = row cell(F[fi] SUBSEP s SUBSEP sc, "busy")
-				print row " |"
-			}
-		}
-	}' "$out/lines$tag"
-}
-
-: > "$out/lines$tag"
+: > "$out/lines.txt"
+rm -f "$out"/*.png "$out"/*.output
 printf '| flavour | exit | numbers | wall | kernel (sha256, built) |\n|---|---|---|---|---|\n' \
-	> "$out/runs$tag"
+	> "$work/runs"
 status=0
 t0=$SECONDS
 for f in "${flavours[@]}"; do
 	run_flavour "$f" || status=1
 done
 
+commit=$(git -C "$TOP" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+dirty=$(git -C "$TOP" status --porcelain -- patches scripts 2>/dev/null |
+	wc -l)
 {
-	echo "# kTLS transmit: CPU cost per MiB sent"
+	echo "\`scripts/bench.sh ${args[*]}\` ($mode run: a ${mib} MiB file," \
+		"$rr round trips, $reps repetitions of each run, $cpus vCPU)," \
+		"measured on commit $commit$([ "$dirty" = 0 ] ||
+		echo " with $dirty changed files in patches/ and scripts/")," \
+		"$(date -u '+%F %T') UTC, $((SECONDS - t0))s wall."
 	echo
-	echo "\`scripts/bench.sh ${args[*]}\` ($mode: a ${mib} MiB file," \
-		"$reps runs of each scheme and cipher), $(date -u '+%F %T') UTC," \
-		"$((SECONDS - t0))s wall."
-	echo
-	echo "QEMU TCG with \`-icount shift=0,sleep=off\`, \`-smp $smp\`: guest"
-	echo "time counts executed instructions, so ns/MiB are instructions per MiB"
-	echo "of file. Sender = the sending process's CPU time (user + system,"
-	echo "CLOCK_PROCESS_CPUTIME_ID) over the data phase, on CPU 0; the receiver"
-	echo "(CPU $((cpus > 1 ? 1 : 0))) reads with recv() and discards (ossl-write: SSL_read, which"
-	echo "decrypts). Guest busy = /proc/stat, all CPUs, non-idle, in 10 ms"
-	echo "ticks: coarse, and it counts the receiver too."
-	if [ "$cpus" -gt 1 ]; then
-		echo "With $cpus vCPUs the vCPUs share one virtual clock: while both are"
-		echo "busy, the sender is charged the receiver's instructions too."
-	fi
-	echo "Cells: median (min-max). \"vs ossl-write\": the scheme's median over"
-	echo "ossl-write's, same flavour and cipher (the paper's Figure 4)."
-	echo
-	cat "$out/runs$tag"
-	table
-} > "$out/results$tag.md"
-cat "$out/results$tag.md"
-[ -s "$out/lines$tag" ] || { log "no numbers at all"; status=1; }
-[ $status -eq 0 ] || log "a run failed or numbers are missing: see build/bench/*.output"
+	cat "$work/runs"
+} > "$work/meta.md"
+python3 "$TOP/scripts/bench/report.py" --out "$out" --meta "$work/meta.md" \
+	--flavours "${flavours[*]}" "$out/lines.txt" || status=1
+cat "$out/results.md"
+[ -s "$out/lines.txt" ] || { log "no numbers at all"; status=1; }
+[ $status -eq 0 ] || log "a run failed or numbers are missing: see $out/*.output"
+log "results: ${out#"$TOP"/}/results.md"
 exit $status

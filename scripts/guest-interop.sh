@@ -1,26 +1,41 @@
 #!/bin/bash
 # Runs inside the guest (see scripts/interop.sh): the kernel's TLS transmit
-# path against unmodified Debian user space.
-#   - ktls-peer (scripts/interop/ktls-peer.c): an OpenSSL server with kTLS
-#     TX (SSL_write, then SSL_sendfile of a 64 MiB file) to a user-space
-#     OpenSSL client, per TLS version and cipher;
+# and receive paths against unmodified Debian user space.
+#   - ktls-peer (scripts/interop/ktls-peer.c), an OpenSSL server with kTLS
+#     and a user-space OpenSSL client (kTLS off), per TLS version and
+#     cipher, in three modes:
+#       TX      (tls1x-*): the server sends with kTLS TX (SSL_write, then
+#               SSL_sendfile of a 64 MiB file);
+#       RX      (rx-*): the client sends 64 MiB, the server reads it with
+#               kTLS RX (SSL_read). OpenSSL 3.0 hands the kernel a receive
+#               key for TLS 1.2 only, so for TLS 1.3 ktls-peer sets TLS_RX
+#               itself from the keylog secret and reads with read();
+#       duplex  (duplex-*): both ends send 64 MiB at once on one
+#               connection, the server with kTLS TX and RX;
 #   - nginx (ssl_conf_command Options KTLS, sendfile on) serving the same
 #     file over HTTPS to curl, for TLS 1.2 and TLS 1.3;
 #   - ss-diag: `ss -tie` (iproute2) shows a kTLS socket's version, cipher
 #     and TX mode through sock_diag (scripts/interop/ss-diag.py).
-# Every case must show the digest the client computed equal to the sent
-# data's, kTLS TX in use, and TlsTxSw in /proc/net/tls_stat going up.
+# Every case must show the digest the reading end computed equal to the
+# sent data's, kTLS in use in every direction the mode names (never a
+# quiet fallback to user-space crypto), and TlsTxSw / TlsRxSw in
+# /proc/net/tls_stat going up. The extra ciphers of RX and duplex use 4 MiB
+# (-l 4) to keep the run short; the required ones move 64 MiB.
 #
 # usage: guest-interop.sh BINDIR OUTDIR [CASE...]
 #            run the matrix, or only the CASEs named (BINDIR holds
 #            ktls-peer; one log per case goes to OUTDIR)
 #        guest-interop.sh --list    the case names, one a line
-# Prints "PASS NAME" or "FAIL NAME: REASON" per case, then a table of
-# throughput (guest wall time under TCG: informational only).
+# Prints "PASS NAME" or "FAIL NAME: REASON" per case, then a table of the
+# kTLS end's throughput (guest wall time under TCG: informational only).
 set -u
 
-# NAME VERSION CIPHER KEY [-m]: -m for TLS 1.3 CCM, which OpenSSL 3.0 never
-# hands to the kernel; ktls-peer then sets the kernel's key itself.
+# NAME VERSION CIPHER KEY [ARG...]: the ARGs go to ktls-peer. -m for TLS 1.3
+# CCM TX, which OpenSSL 3.0 never hands to the kernel, and -r for any TLS
+# 1.3 RX: ktls-peer then sets the kernel's TX (-m) or RX (-r) key itself.
+# -d rx|duplex picks the mode, -w 0 -l MIB the bytes, -t a timeout: several
+# times the case's time on the base kernel, yet short enough that a kernel
+# whose receive path hangs fails every case within the guest's time limit.
 peer_cases=(
 	"tls13-aes128-gcm 1.3 TLS_AES_128_GCM_SHA256 rsa"
 	"tls13-aes256-gcm 1.3 TLS_AES_256_GCM_SHA384 rsa"
@@ -30,6 +45,18 @@ peer_cases=(
 	"tls12-aes256-gcm 1.2 ECDHE-RSA-AES256-GCM-SHA384 rsa"
 	"tls12-chacha20-poly1305 1.2 ECDHE-RSA-CHACHA20-POLY1305 rsa"
 	"tls12-aes128-ccm 1.2 ECDHE-ECDSA-AES128-CCM ec"
+	"rx-tls12-aes128-gcm 1.2 ECDHE-RSA-AES128-GCM-SHA256 rsa -d rx -w 0 -t 150"
+	"rx-tls12-aes256-gcm 1.2 ECDHE-RSA-AES256-GCM-SHA384 rsa -d rx -w 0 -t 150"
+	"rx-tls12-chacha20-poly1305 1.2 ECDHE-RSA-CHACHA20-POLY1305 rsa -d rx -w 0 -t 150"
+	"rx-tls12-aes128-ccm 1.2 ECDHE-ECDSA-AES128-CCM ec -d rx -w 0 -l 4 -t 60"
+	"rx-tls13-aes128-gcm-keys-by-hand 1.3 TLS_AES_128_GCM_SHA256 rsa -d rx -r -w 0 -t 150"
+	"rx-tls13-aes256-gcm-keys-by-hand 1.3 TLS_AES_256_GCM_SHA384 rsa -d rx -r -w 0 -l 4 -t 60"
+	"rx-tls13-chacha20-poly1305-keys-by-hand 1.3 TLS_CHACHA20_POLY1305_SHA256 rsa -d rx -r -w 0 -l 4 -t 60"
+	"rx-tls13-aes128-ccm-keys-by-hand 1.3 TLS_AES_128_CCM_SHA256 rsa -d rx -r -w 0 -l 4 -t 60"
+	"duplex-tls12-aes128-gcm 1.2 ECDHE-RSA-AES128-GCM-SHA256 rsa -d duplex -w 0 -t 200"
+	"duplex-tls13-aes128-gcm-rx-keys-by-hand 1.3 TLS_AES_128_GCM_SHA256 rsa -d duplex -r -w 0 -t 200"
+	"duplex-tls12-chacha20-poly1305 1.2 ECDHE-RSA-CHACHA20-POLY1305 rsa -d duplex -w 0 -l 4 -t 60"
+	"duplex-tls13-aes128-ccm-keys-by-hand 1.3 TLS_AES_128_CCM_SHA256 rsa -d duplex -m -r -w 0 -l 4 -t 60"
 )
 nginx_cases=(nginx-tls12 nginx-tls13)
 
@@ -80,12 +107,20 @@ peer_case() {
 	else
 		fail "$name" "$(grep -m1 ': error: ' "$log" || echo "exit $rc")"
 	fi
-	# summary: VERSION CIPHER write_MiBps=W sendfile_MiBps=S seconds=T
+	# summary: VERSION CIPHER KEY=VALUE...: write_MiBps, sendfile_MiBps
+	# and read_MiBps: the rates of the kTLS end's (the server's) streams.
 	local -a s
+	local kv wr=- sf=- rd=-
 	read -r -a s <<< "$(sed -n 's/^summary: //p' "$log")"
-	local wr=${s[2]:-=-} sf=${s[3]:-=-}
-	table+=("$(printf '%-30s %-8s %-30s %8s %8s %6ss' "$name" \
-		"${s[0]:--}" "${s[1]:--}" "${wr#*=}" "${sf#*=}" \
+	for kv in "${s[@]:2}"; do
+		case "$kv" in
+		write_MiBps=*) wr=${kv#*=} ;;
+		sendfile_MiBps=*) sf=${kv#*=} ;;
+		read_MiBps=*) rd=${kv#*=} ;;
+		esac
+	done
+	table+=("$(printf '%-40s %-8s %-30s %8s %8s %8s %6ss' "$name" \
+		"${s[0]:--}" "${s[1]:--}" "$wr" "$sf" "$rd" \
 		"$((SECONDS - t))")")
 }
 
@@ -155,10 +190,10 @@ nginx_case() {
 	if [ -z "$why" ]; then pass "$name"; else fail "$name" "$why"; fi
 	local proto cipher
 	read -r proto cipher _ <<< "$(tail -1 "$ng/access.log" 2>/dev/null)"
-	table+=("$(printf '%-30s %-8s %-30s %8s %8s %6ss' "$name" "${proto:--}" \
-		"${cipher:--}" - \
+	table+=("$(printf '%-40s %-8s %-30s %8s %8s %8s %6ss' "$name" \
+		"${proto:--}" "${cipher:--}" - \
 		"$(awk -v b="${w[2]:-0}" 'BEGIN { printf "%.1f", b / 1048576 }')" \
-		"$((SECONDS - t))")")
+		- "$((SECONDS - t))")")
 }
 
 if nginx -p "$ng" -c "$ng/nginx.conf" -e "$ng/error.log" > "$out/nginx.start" 2>&1; then
@@ -191,9 +226,9 @@ wanted ss-diag && ss_case
 
 echo
 echo "Throughput (guest wall time under TCG, informational only):"
-printf '%-30s %-8s %-30s %8s %8s %7s\n' case version cipher \
-	"write" "sendfile" time
-printf '%-30s %-8s %-30s %8s %8s\n' "" "" "" "MiB/s" "MiB/s"
+printf '%-40s %-8s %-30s %8s %8s %8s %7s\n' case version cipher \
+	"write" "sendfile" "read" time
+printf '%-40s %-8s %-30s %8s %8s %8s\n' "" "" "" "MiB/s" "MiB/s" "MiB/s"
 printf '%s\n' "${table[@]}"
 echo "interop matrix: $((SECONDS - t_start))s in the guest"
 echo "/proc/net/tls_stat at the end:"

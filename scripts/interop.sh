@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# Interoperability of a kernel's TLS transmit path with unmodified Debian
-# user space: OpenSSL 3.0 (scripts/interop/ktls-peer.c) and nginx with
+# Interoperability of a kernel's TLS transmit and receive paths with
+# unmodified Debian user space: OpenSSL 3.0 (scripts/interop/ktls-peer.c:
+# kTLS TX, kTLS RX, and both at once on one connection) and nginx with
 # curl, run in the guest by scripts/guest-interop.sh. One verdict per case
-# ("interop: FLAVOUR: CASE"); a case without a result fails too.
+# ("interop: FLAVOUR: CASE"); a case without a result fails too. A kernel
+# without kTLS RX fails the rx-* and duplex-* cases (ktls-peer says which
+# setsockopt(TLS_RX) the kernel refused): they never fall back to
+# user-space crypto.
 #
 # usage: interop.sh FLAVOUR   boot build/out/FLAVOUR and run the matrix
 #        interop.sh build     only build ktls-peer; prints its directory
@@ -30,7 +34,7 @@ kernel=$BUILD/out/$flavour/arch/x86/boot/bzImage
 name=interop-$flavour
 run=$BUILD/runs/$name
 qrc=0
-"$TOP/scripts/qemu-run.sh" -n "$name" -t 1800 "$kernel" \
+"$TOP/scripts/qemu-run.sh" -n "$name" -t 2400 "$kernel" \
 	"bash $TOP/scripts/guest-interop.sh $bin /tmp/results/logs" || qrc=$?
 
 status=0

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Run the kTLS selftests (tools/testing/selftests/net/tls: ulp, tx, and
+# Run the kTLS selftests (tools/testing/selftests/net/tls: ulp, tx, rx, and
 # tls.c, the conformance suite, one run per fixture and variant) on a built
 # kernel flavour under QEMU, and judge every case:
 #   PASS   it passed
@@ -11,6 +11,10 @@
 # says it fell back to plain TCP.
 #
 # usage: run-tests.sh FLAVOUR [XFAIL-FILE]
+#   KTLS_TLS_GROUPS   an extended regex: run only the tls.c groups (fixture
+#                     and variant, e.g. "tls.13_aes_gcm") it matches
+#   KTLS_TLS_JOBS     how many tls.c groups run at once (default 1: see
+#                     guest-tests.sh)
 # The selftests are built from build/linux (the series) and the same
 # binaries run on every flavour. Per-group counts go to
 # build/runs/tests-FLAVOUR/summary (for make compare).
@@ -33,7 +37,8 @@ name=tests-$flavour
 run=$BUILD/runs/$name
 qrc=0
 "$TOP/scripts/qemu-run.sh" -n "$name" -t 3000 "$kernel" \
-	"$TOP/scripts/guest-tests.sh $st /tmp/results/st" || qrc=$?
+	"$TOP/scripts/guest-tests.sh $st /tmp/results/st '${KTLS_TLS_GROUPS:-.}' ${KTLS_TLS_JOBS:-1}" ||
+	qrc=$?
 out=$run/out/st
 
 status=0
@@ -89,9 +94,13 @@ judge() {
 	}' "$ktap"
 }
 
+if [ -n "${KTLS_TLS_GROUPS:-}" ]; then
+	log "$flavour: tls.c ran $(wc -l < "$out/tls.groups" 2>/dev/null || echo 0)" \
+		"of its groups (KTLS_TLS_GROUPS: $KTLS_TLS_GROUPS)"
+fi
 summary=$run/summary
 : > "$summary"
-for ktap in "$out"/ulp.ktap "$out"/tx.ktap "$out"/tls.*.ktap; do
+for ktap in "$out"/ulp.ktap "$out"/tx.ktap "$out"/rx.ktap "$out"/tls.*.ktap; do
 	[ -f "$ktap" ] || { fail "$flavour: ${ktap##*/}" "missing"; continue; }
 	group=${ktap##*/}
 	group=${group%.ktap}

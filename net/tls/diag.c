@@ -49,6 +49,8 @@ int tls_diag_get_info(struct sock *sk, struct sk_buff *skb)
 				  tls_diag_conf(READ_ONCE(ts->info.rx_conf)));
 	if (!err && READ_ONCE(ts->zc_ro_tx))
 		err = nla_put_flag(skb, TLS_INFO_ZC_RO_TX);
+	if (!err && READ_ONCE(ts->rx_no_pad))
+		err = nla_put_flag(skb, TLS_INFO_RX_NO_PAD);
 end:
 	rcu_read_unlock();
 	if (err) {

@@ -167,6 +167,26 @@ void tls_key_iv(const struct tls_key *key, u8 *iv)
 }
 
 /**
+ * tls_key_iv_explicit() - the AEAD IV of a received record
+ * @key: the receiving direction's keys
+ * @iv: %TLS_KEY_IV_MAX bytes, in the layout the transform expects
+ * @explicit: under %TLS_NONCE_EXPLICIT, the nonce the record carries
+ *	after its header; ignored otherwise
+ *
+ * The sender chooses the explicit nonce (RFC 5288, section 3); the
+ * receiver takes it as it comes.
+ */
+void tls_key_iv_explicit(const struct tls_key *key, u8 *iv, const u8 *explicit)
+{
+	const struct tls_cipher *c = key->cipher;
+
+	tls_key_iv(key, iv);
+	if (key->rule == TLS_NONCE_EXPLICIT)
+		memcpy(iv + (c->ccm_b0 ? 1 : 0) + c->salt_size, explicit,
+		       c->iv_size);
+}
+
+/**
  * tls_key_advance() - move on to the next record
  * @key: the direction's keys
  *

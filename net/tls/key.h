@@ -55,6 +55,8 @@ unsigned int tls_key_prefix(const struct tls_key *key, u8 *prefix, u8 type,
 unsigned int tls_key_aad(const struct tls_key *key, u8 *aad, u8 type,
 			 unsigned int len, const u8 *prefix);
 void tls_key_iv(const struct tls_key *key, u8 *iv);
+void tls_key_iv_explicit(const struct tls_key *key, u8 *iv,
+			 const u8 *explicit);
 void tls_key_advance(struct tls_key *key);
 
 #endif /* _TLS_KEY_H */

@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The proto of a kTLS socket: TCP's, with the calls kTLS takes over.
+ * The proto of a kTLS socket: TCP's, with the calls kTLS takes over; and
+ * once it has RX keys, its socket's proto_ops: TCP's, with poll(),
+ * splice_read() and read_sock() taken over, the calls that read TCP's
+ * receive queue without going through the proto.
  *
  * There is one table per address family, copied from TCP's the first time
  * a socket of that family attaches: tcpv6_prot may live in the ipv6 module,
@@ -10,8 +13,12 @@
  */
 
 #include <linux/mutex.h>
+#include <linux/wait.h>
+#include <linux/splice.h>
+#include <net/sock.h>
 
 #include "proto.h"
+#include "rx.h"
 #include "sock.h"
 #include "sockopt.h"
 #include "tx.h"
@@ -26,7 +33,15 @@ enum tls_proto_family {
 static struct proto tls_protos[TLS_PROTO_NUM];
 /* the TCP proto each table was copied from; NULL until it is built */
 static const struct proto *tls_proto_bases[TLS_PROTO_NUM];
+static struct proto_ops tls_proto_ops[TLS_PROTO_NUM];
+/* the same for the proto_ops tables */
+static const struct proto_ops *tls_proto_ops_bases[TLS_PROTO_NUM];
 static DEFINE_MUTEX(tls_proto_mutex);
+
+static enum tls_proto_family tls_proto_family(const struct sock *sk)
+{
+	return sk->sk_family == AF_INET6 ? TLS_PROTO_IPV6 : TLS_PROTO_IPV4;
+}
 
 static int tls_proto_setsockopt(struct sock *sk, int level, int optname,
 				sockptr_t optval, unsigned int optlen)
@@ -53,6 +68,26 @@ static struct tls_tx *tls_proto_tx(const struct sock *sk)
 {
 	/* Pairs with smp_store_release() in tls_tx_start(). */
 	return smp_load_acquire(&tls_sk(sk)->tx);
+}
+
+/* The RX state of @sk: NULL before TLS_RX, else complete */
+static struct tls_rx *tls_proto_rx(const struct sock *sk)
+{
+	/* Pairs with smp_store_release() in tls_rx_start(). */
+	return smp_load_acquire(&tls_sk(sk)->rx);
+}
+
+static int tls_proto_recvmsg(struct sock *sk, struct msghdr *msg, size_t len,
+			     int flags, int *addr_len)
+{
+	struct tls_rx *rx = tls_proto_rx(sk);
+
+	/* the error queue is TCP's, records or not */
+	if (!rx || (flags & MSG_ERRQUEUE))
+		return READ_ONCE(tls_sk(sk)->sk_proto)->recvmsg(sk, msg, len,
+								flags,
+								addr_len);
+	return tls_rx_recvmsg(sk, rx, msg, len, flags);
 }
 
 static int tls_proto_sendmsg(struct sock *sk, struct msghdr *msg,
@@ -114,6 +149,7 @@ static void tls_proto_build(struct proto *prot, const struct proto *base)
 	prot->getsockopt = tls_proto_getsockopt;
 	prot->disconnect = tls_proto_disconnect;
 	prot->sendmsg = tls_proto_sendmsg;
+	prot->recvmsg = tls_proto_recvmsg;
 	prot->splice_eof = tls_proto_splice_eof;
 	prot->shutdown = tls_proto_shutdown;
 	prot->close = tls_ulp_close;
@@ -131,7 +167,7 @@ struct proto *tls_proto_get(struct sock *sk, const struct proto *base)
 {
 	enum tls_proto_family f;
 
-	f = sk->sk_family == AF_INET6 ? TLS_PROTO_IPV6 : TLS_PROTO_IPV4;
+	f = tls_proto_family(sk);
 	/* Pairs with smp_store_release() below: the table is complete. */
 	if (likely(smp_load_acquire(&tls_proto_bases[f]) == base))
 		return &tls_protos[f];
@@ -145,4 +181,99 @@ struct proto *tls_proto_get(struct sock *sk, const struct proto *base)
 	mutex_unlock(&tls_proto_mutex);
 
 	return tls_proto_bases[f] == base ? &tls_protos[f] : NULL;
+}
+
+/*
+ * The socket calls below run on sockets that got these proto_ops when
+ * their RX keys were set. TLS_RX sets the proto_ops before it publishes
+ * the RX state, and these calls read sock->ops without the socket lock:
+ * until the state is there, the socket is TCP's.
+ */
+static __poll_t tls_proto_poll(struct file *file, struct socket *sock,
+			       poll_table *wait)
+{
+	struct sock *sk = sock->sk;
+	const struct proto_ops *base = tls_proto_ops_bases[tls_proto_family(sk)];
+	struct tls_rx *rx = tls_proto_rx(sk);
+	__poll_t mask = base->poll(file, sock, wait);
+
+	if (!rx)
+		return mask;
+	/* TCP's bytes are readable once they make a whole record */
+	if (!(READ_ONCE(sk->sk_shutdown) & RCV_SHUTDOWN))
+		mask &= ~(EPOLLIN | EPOLLRDNORM);
+	if (tls_rx_poll_ready(sk, rx))
+		mask |= EPOLLIN | EPOLLRDNORM;
+	return mask;
+}
+
+static ssize_t tls_proto_splice_read(struct socket *sock, loff_t *ppos,
+				     struct pipe_inode_info *pipe, size_t len,
+				     unsigned int flags)
+{
+	struct sock *sk = sock->sk;
+	bool nonblock = (sock->file && (sock->file->f_flags & O_NONBLOCK)) ||
+			(flags & SPLICE_F_NONBLOCK);
+	struct tls_rx *rx = tls_proto_rx(sk);
+	const struct proto_ops *base;
+
+	if (!rx) {
+		base = tls_proto_ops_bases[tls_proto_family(sk)];
+		return base->splice_read(sock, ppos, pipe, len, flags);
+	}
+	return tls_rx_splice_read(sk, rx, pipe, len, flags, nonblock);
+}
+
+static int tls_proto_read_sock(struct sock *sk, read_descriptor_t *desc,
+			       sk_read_actor_t actor)
+{
+	struct tls_rx *rx = tls_proto_rx(sk);
+	const struct proto_ops *base;
+
+	if (!rx) {
+		base = tls_proto_ops_bases[tls_proto_family(sk)];
+		return base->read_sock(sk, desc, actor);
+	}
+	return tls_rx_read_sock(sk, rx, desc, actor);
+}
+
+/**
+ * tls_proto_ops_set() - give a socket kTLS's proto_ops, for TLS_RX
+ * @sk: the socket, locked, kTLS attached
+ *
+ * The table for @sk's family is built from the socket's own proto_ops
+ * on first use, like the proto tables.
+ *
+ * Return: 0, or -EOPNOTSUPP when the socket's proto_ops are not the ones
+ * the table was built from (nor the table itself).
+ */
+int tls_proto_ops_set(struct sock *sk)
+{
+	enum tls_proto_family f = tls_proto_family(sk);
+	struct socket *sock = sk->sk_socket;
+	const struct proto_ops *base;
+
+	if (!sock)
+		return -EOPNOTSUPP;
+	base = READ_ONCE(sock->ops);
+	if (base == &tls_proto_ops[f])
+		return 0;
+
+	mutex_lock(&tls_proto_mutex);
+	if (!tls_proto_ops_bases[f]) {
+		struct proto_ops *ops = &tls_proto_ops[f];
+
+		*ops = *base;
+		ops->poll = tls_proto_poll;
+		ops->splice_read = tls_proto_splice_read;
+		ops->read_sock = tls_proto_read_sock;
+		/* Publish the table only once it is complete. */
+		smp_store_release(&tls_proto_ops_bases[f], base);
+	}
+	mutex_unlock(&tls_proto_mutex);
+
+	if (tls_proto_ops_bases[f] != base)
+		return -EOPNOTSUPP;
+	WRITE_ONCE(sock->ops, &tls_proto_ops[f]);
+	return 0;
 }

@@ -5,5 +5,6 @@
 #include <net/sock.h>
 
 struct proto *tls_proto_get(struct sock *sk, const struct proto *base);
+int tls_proto_ops_set(struct sock *sk);
 
 #endif /* _TLS_PROTO_H */

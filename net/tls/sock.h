@@ -10,6 +10,7 @@
 #include <net/sock.h>
 #include <net/tls.h>
 
+struct tls_rx;
 struct tls_tx;
 
 /**
@@ -20,25 +21,29 @@ struct tls_tx;
  *	sockmap hands back through tcp_update_ulp(). Every socket call that
  *	kTLS does not take over goes there, and close() puts it back.
  * @tx: the software transmit path, from setsockopt(TLS_TX) on
+ * @rx: the software receive path, from setsockopt(TLS_RX) on
  * @version: TLS_1_2_VERSION or TLS_1_3_VERSION once a direction has keys;
  *	the other direction must use the same
  * @cipher_type: the TLS_CIPHER_* number of those keys
  * @zc_ro_tx: TLS_TX_ZEROCOPY_RO, kept for device offload and reported
+ * @rx_no_pad: TLS_RX_EXPECT_NO_PAD, as sock_diag reports it
  * @rcu: frees the state one grace period after close(), for readers of
  *	@info that do not hold the socket lock
  *
  * Lifetime: allocated when the "tls" ULP attaches and freed on close();
  * both run under the socket lock, as does every write to the fields.
- * @tx is published with smp_store_release() once complete: the proto
- * calls read it before they lock the socket.
+ * @tx and @rx are published with smp_store_release() once complete: the
+ * proto calls read them before they lock the socket.
  */
 struct tls_sock {
 	struct tls_sock_info	info;
 	struct proto		*sk_proto;
 	struct tls_tx		*tx;
+	struct tls_rx		*rx;
 	u16			version;
 	u16			cipher_type;
 	bool			zc_ro_tx;
+	bool			rx_no_pad;
 	struct rcu_head		rcu;
 };
 

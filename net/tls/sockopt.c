@@ -2,18 +2,23 @@
 /*
  * The SOL_TLS socket options.
  *
- * TLS_TX installs the transmit keys and turns the TX path on; reading it
- * back gives the keys with the iv and rec_seq of the next record, so that
- * a TLS library can take the connection back (for a renegotiation, or to
- * close it with its own alert). TLS_TX_ZEROCOPY_RO is kept for device
- * offload and only reported by the software path. Options this version
- * does not know fail with ENOPROTOOPT, as on a socket without the ULP.
+ * TLS_TX and TLS_RX install one direction's keys and turn its path on;
+ * reading them back gives the keys with the iv and rec_seq of the next
+ * record, so that a TLS library can take the connection back (for a
+ * renegotiation, or to close it with its own alert). Under TLS 1.3 they
+ * may be set again, with the same cipher: that is a KeyUpdate (RFC 8446,
+ * section 4.6.3). TLS_TX_ZEROCOPY_RO is kept for device offload and only
+ * reported by the software path; TLS_RX_EXPECT_NO_PAD lets TLS 1.3
+ * records be decrypted straight into the reader's buffer. Options this
+ * version does not know fail with ENOPROTOOPT, as on a socket without
+ * the ULP.
  */
 
 #include <linux/skmsg.h>
 #include <linux/string.h>
 
 #include "cipher.h"
+#include "rx.h"
 #include "sock.h"
 #include "sockopt.h"
 #include "tx.h"
@@ -37,48 +42,102 @@ static int tls_sockopt_check_peer(struct sock *sk,
 	return psock ? -EINVAL : 0;
 }
 
-static int tls_sockopt_set_tx(struct sock *sk, sockptr_t optval,
-			      unsigned int optlen)
+/* Socket lock held. The keys of @dir set before? */
+static const struct tls_key *tls_sockopt_key(struct tls_sock *ts, int dir)
 {
-	u8 buf[TLS_CIPHER_INFO_MAX];
-	struct tls_crypto_info *info = (void *)buf;
+	if (dir == TLS_TX)
+		return ts->tx ? &ts->tx->key : NULL;
+	return ts->rx ? &ts->rx->key : NULL;
+}
+
+/* Socket lock held. Set @dir's keys, or its next ones. */
+static int tls_sockopt_install(struct sock *sk, int dir, const u8 *buf,
+			       unsigned int optlen)
+{
+	const struct tls_crypto_info *info = (const void *)buf;
 	struct tls_sock *ts = tls_sk(sk);
 	const struct tls_cipher *cipher;
+	bool rekey;
 	int err;
 
-	if (sockptr_is_null(optval) || optlen < sizeof(*info))
-		return -EINVAL;
-
-	lock_sock(sk);
-	err = -EBUSY;
-	if (ts->tx)
-		goto out;
-	err = -EINVAL;
-	if (optlen > sizeof(buf))
-		goto out;
-	err = -EFAULT;
-	if (copy_from_sockptr(buf, optval, optlen))
-		goto out;
+	rekey = tls_sockopt_key(ts, dir);
+	/* only TLS 1.3 has KeyUpdate */
+	if (rekey && ts->version != TLS_1_3_VERSION)
+		return -EBUSY;
 	err = tls_cipher_check(info, optlen, &cipher);
 	if (!err)
 		err = tls_sockopt_check_peer(sk, info);
-	if (!err)
-		err = tls_tx_start(sk, cipher, buf);
+	if (err)
+		return err;
+
+	if (dir == TLS_TX)
+		err = rekey ? tls_tx_rekey(sk, ts->tx, buf) :
+			      tls_tx_start(sk, cipher, buf);
+	else
+		err = rekey ? tls_rx_rekey(sk, ts->rx, buf) :
+			      tls_rx_start(sk, cipher, buf);
 	if (!err) {
-		ts->version = info->version;
+		WRITE_ONCE(ts->version, info->version);
 		ts->cipher_type = info->cipher_type;
 	}
-out:
+	return err;
+}
+
+/*
+ * TLS_TX and TLS_RX. Senders hold the TX path's mutex around the socket
+ * lock; new TX keys must wait for them the same way.
+ */
+static int tls_sockopt_set_keys(struct sock *sk, int dir, sockptr_t optval,
+				unsigned int optlen)
+{
+	u8 buf[TLS_CIPHER_INFO_MAX];
+	struct tls_sock *ts = tls_sk(sk);
+	struct tls_tx *tx;
+	int err;
+
+	if (sockptr_is_null(optval) || optlen < sizeof(struct tls_crypto_info))
+		return -EINVAL;
+	if (optlen > sizeof(buf))
+		return -EINVAL;
+	err = -EFAULT;
+	if (copy_from_sockptr(buf, optval, optlen))
+		goto out;
+
+again:
+	/* Pairs with smp_store_release() in tls_tx_start(). */
+	tx = dir == TLS_TX ? smp_load_acquire(&ts->tx) : NULL;
+	if (tx) {
+		/*
+		 * Not behind a sender that waits for the peer when the
+		 * answer is no anyway; and a signal ends the wait.
+		 */
+		err = -EBUSY;
+		if (READ_ONCE(ts->version) != TLS_1_3_VERSION)
+			goto out;
+		err = mutex_lock_interruptible(&tx->lock);
+		if (err)
+			goto out;
+	}
+	lock_sock(sk);
+	if (dir == TLS_TX && !tx && ts->tx) {
+		/* keys came meanwhile: take their mutex too */
+		release_sock(sk);
+		goto again;
+	}
+	err = tls_sockopt_install(sk, dir, buf, optlen);
 	release_sock(sk);
+	if (tx)
+		mutex_unlock(&tx->lock);
+out:
 	memzero_explicit(buf, sizeof(buf));
 	return err;
 }
 
-static int tls_sockopt_get_tx(struct sock *sk, char __user *optval,
-			      int __user *optlen)
+static int tls_sockopt_get_keys(struct sock *sk, int dir, char __user *optval,
+				int __user *optlen)
 {
 	u8 buf[TLS_CIPHER_INFO_MAX];
-	struct tls_sock *ts = tls_sk(sk);
+	const struct tls_key *key;
 	unsigned int size;
 	int len, err = 0;
 
@@ -88,13 +147,14 @@ static int tls_sockopt_get_tx(struct sock *sk, char __user *optval,
 		return -EINVAL;
 
 	lock_sock(sk);
-	if (!ts->tx) {
+	key = tls_sockopt_key(tls_sk(sk), dir);
+	if (!key) {
 		err = -EBUSY;
 		goto out;
 	}
-	tls_key_export(&ts->tx->key, buf);
+	tls_key_export(key, buf);
 	/* the header alone tells the version and the cipher */
-	size = ts->tx->key.cipher->info_size;
+	size = key->cipher->info_size;
 	if (len == sizeof(struct tls_crypto_info))
 		size = len;
 	else if (len != size)
@@ -137,14 +197,68 @@ static int tls_sockopt_get_zc_ro(struct sock *sk, char __user *optval,
 	return copy_to_user(optval, &val, sizeof(val)) ? -EFAULT : 0;
 }
 
+/*
+ * TLS_RX_EXPECT_NO_PAD: an int, 0 or 1, for TLS 1.3 RX keys. Longer
+ * option values are taken when the extra bytes are zero.
+ */
+static int tls_sockopt_set_no_pad(struct sock *sk, sockptr_t optval,
+				  unsigned int optlen)
+{
+	struct tls_sock *ts = tls_sk(sk);
+	int val, err;
+
+	if (sockptr_is_null(optval) || optlen < sizeof(val))
+		return -EINVAL;
+	if (copy_from_sockptr(&val, optval, sizeof(val)))
+		return -EFAULT;
+	if (val != 0 && val != 1)
+		return -EINVAL;
+	err = check_zeroed_sockptr(optval, sizeof(val), optlen - sizeof(val));
+	if (err < 1)
+		return err ? err : -EINVAL;
+
+	lock_sock(sk);
+	err = -EINVAL;
+	if (ts->rx && ts->version == TLS_1_3_VERSION) {
+		ts->rx->no_pad = val;
+		WRITE_ONCE(ts->rx_no_pad, val);
+		err = 0;
+	}
+	release_sock(sk);
+	return err;
+}
+
+static int tls_sockopt_get_no_pad(struct sock *sk, char __user *optval,
+				  int __user *optlen)
+{
+	struct tls_sock *ts = tls_sk(sk);
+	int len, val;
+
+	if (get_user(len, optlen))
+		return -EFAULT;
+	if (len < (int)sizeof(val))
+		return -EINVAL;
+	lock_sock(sk);
+	val = ts->rx && ts->version == TLS_1_3_VERSION ? ts->rx->no_pad : -1;
+	release_sock(sk);
+	if (val < 0)
+		return -EINVAL;
+	if (put_user(sizeof(val), optlen))
+		return -EFAULT;
+	return copy_to_user(optval, &val, sizeof(val)) ? -EFAULT : 0;
+}
+
 int tls_sockopt_set(struct sock *sk, int optname, sockptr_t optval,
 		    unsigned int optlen)
 {
 	switch (optname) {
 	case TLS_TX:
-		return tls_sockopt_set_tx(sk, optval, optlen);
+	case TLS_RX:
+		return tls_sockopt_set_keys(sk, optname, optval, optlen);
 	case TLS_TX_ZEROCOPY_RO:
 		return tls_sockopt_set_zc_ro(sk, optval, optlen);
+	case TLS_RX_EXPECT_NO_PAD:
+		return tls_sockopt_set_no_pad(sk, optval, optlen);
 	default:
 		return -ENOPROTOOPT;
 	}
@@ -155,9 +269,12 @@ int tls_sockopt_get(struct sock *sk, int optname, char __user *optval,
 {
 	switch (optname) {
 	case TLS_TX:
-		return tls_sockopt_get_tx(sk, optval, optlen);
+	case TLS_RX:
+		return tls_sockopt_get_keys(sk, optname, optval, optlen);
 	case TLS_TX_ZEROCOPY_RO:
 		return tls_sockopt_get_zc_ro(sk, optval, optlen);
+	case TLS_RX_EXPECT_NO_PAD:
+		return tls_sockopt_get_no_pad(sk, optval, optlen);
 	default:
 		return -ENOPROTOOPT;
 	}

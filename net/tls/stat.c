@@ -29,6 +29,11 @@ static const struct {
 	{ "TlsRxDeviceResync",		LINUX_MIB_TLSRXDEVICERESYNC },
 	{ "TlsDecryptRetry",		LINUX_MIB_TLSDECRYPTRETRY },
 	{ "TlsRxNoPadViolation",	LINUX_MIB_TLSRXNOPADVIOL },
+	{ "TlsRxRekeyOk",		LINUX_MIB_TLSRXREKEYOK },
+	{ "TlsRxRekeyError",		LINUX_MIB_TLSRXREKEYERROR },
+	{ "TlsTxRekeyOk",		LINUX_MIB_TLSTXREKEYOK },
+	{ "TlsTxRekeyError",		LINUX_MIB_TLSTXREKEYERROR },
+	{ "TlsRxRekeyReceived",		LINUX_MIB_TLSRXREKEYRECEIVED },
 };
 
 static int __maybe_unused tls_stat_show(struct seq_file *seq, void *v)

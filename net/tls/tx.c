@@ -351,6 +351,88 @@ free:
 	return err;
 }
 
+static void tls_tx_next_free(struct tls_tx_next *next)
+{
+	if (!next)
+		return;
+	aead_request_free(next->req);
+	tls_key_free(&next->key);
+	kfree(next);
+}
+
+/**
+ * tls_tx_next_use() - switch to the keys of a KeyUpdate, if any
+ * @tx: the TX state; its socket is locked
+ *
+ * Called once the record that was open when they came is sealed.
+ */
+void tls_tx_next_use(struct tls_tx *tx)
+{
+	struct tls_tx_next *next = tx->next;
+
+	if (!next)
+		return;
+	tls_key_free(&tx->key);
+	tx->key = next->key;
+	aead_request_free(tx->req);
+	tx->req = next->req;
+	memzero_explicit(next, sizeof(*next));
+	kfree(next);
+	tx->next = NULL;
+}
+
+/**
+ * tls_tx_rekey() - our next TLS 1.3 keys: setsockopt(TLS_TX) again
+ * @sk: the socket, locked, with @tx->lock held
+ * @tx: its TX state
+ * @info: the checked crypto_info struct, same version and cipher
+ *
+ * The KeyUpdate message the library sent went out under the old keys;
+ * so does every byte sent before this call. An open record is closed and
+ * sealed under them first; when TCP has no room for it yet, the new keys
+ * wait in @tx->next until it is sealed. The TX path never pauses.
+ *
+ * Return: 0, or a negative errno and the old keys kept.
+ */
+int tls_tx_rekey(struct sock *sk, struct tls_tx *tx, const u8 *info)
+{
+	struct tls_tx_next *next;
+	long timeo = 0;
+	int err = -ENOMEM;
+
+	next = kzalloc(sizeof(*next), sk->sk_allocation);
+	if (!next)
+		goto fail;
+	err = tls_key_init(&next->key, tx->key.cipher, info);
+	if (err)
+		goto free;
+	next->req = aead_request_alloc(next->key.aead, sk->sk_allocation);
+	if (!next->req) {
+		err = -ENOMEM;
+		goto free;
+	}
+
+	/* keys that never got a record are superseded */
+	tls_tx_next_free(tx->next);
+	tx->next = next;
+	if (tx->open.len || tx->open.eor) {
+		tx->open.eor = true;
+		if (!tx->err)
+			tls_tx_drain(sk, tx, 0, &timeo);
+	}
+	if (!tx->open.eor)
+		tls_tx_next_use(tx);
+	tls_stat_inc(sock_net(sk), LINUX_MIB_TLSTXREKEYOK);
+	return 0;
+
+free:
+	tls_key_free(&next->key);
+	kfree(next);
+fail:
+	tls_stat_inc(sock_net(sk), LINUX_MIB_TLSTXREKEYERROR);
+	return err;
+}
+
 /**
  * tls_tx_stop() - turn the TX path off and free it, for close()
  * @sk: the socket, not locked
@@ -376,6 +458,7 @@ void tls_tx_stop(struct sock *sk, struct tls_tx *tx)
 	tls_tx_buf_release(&tx->out);
 	if (tx->frag.page)
 		put_page(tx->frag.page);
+	tls_tx_next_free(tx->next);
 	aead_request_free(tx->req);
 	tls_key_free(&tx->key);
 	mutex_destroy(&tx->lock);

@@ -56,8 +56,20 @@ struct tls_tx_open {
 };
 
 /**
+ * struct tls_tx_next - TLS 1.3 keys waiting for the open record to go
+ * @key: the keys
+ * @req: an AEAD request for their transform
+ */
+struct tls_tx_next {
+	struct tls_key		key;
+	struct aead_request	*req;
+};
+
+/**
  * struct tls_tx - the software transmit path of one socket
  * @key: keys and counters
+ * @next: keys of a KeyUpdate, set while the record that was open when
+ *	they came is not sealed yet: its bytes were sent under @key
  * @lock: serialises senders. The socket lock alone does not: a sender
  *	that waits for send buffer space drops it, and another sender must
  *	not put its bytes into the middle of the first one's.
@@ -83,6 +95,7 @@ struct tls_tx_open {
  */
 struct tls_tx {
 	struct tls_key		key;
+	struct tls_tx_next	*next;
 	struct mutex		lock;	/* serialises senders, see above */
 	struct tls_tx_open	open;
 	struct tls_tx_buf	out;
@@ -104,6 +117,8 @@ struct tls_tx {
 int tls_tx_start(struct sock *sk, const struct tls_cipher *cipher,
 		 const u8 *info);
 void tls_tx_stop(struct sock *sk, struct tls_tx *tx);
+int tls_tx_rekey(struct sock *sk, struct tls_tx *tx, const u8 *info);
+void tls_tx_next_use(struct tls_tx *tx);
 int tls_tx_sendmsg(struct sock *sk, struct tls_tx *tx, struct msghdr *msg,
 		   size_t size);
 void tls_tx_splice_eof(struct sock *sk, struct tls_tx *tx);

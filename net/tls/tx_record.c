@@ -478,5 +478,7 @@ int tls_tx_seal(struct sock *sk, struct tls_tx *tx)
 	tx->out = open->buf;
 	open->buf.nr = 0;
 	tls_tx_open_release(open);
+	/* the next record goes under the keys of a KeyUpdate, if one came */
+	tls_tx_next_use(tx);
 	return 0;
 }

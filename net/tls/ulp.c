@@ -19,6 +19,7 @@
 
 #include "diag.h"
 #include "proto.h"
+#include "rx.h"
 #include "sock.h"
 #include "tx.h"
 #include "ulp.h"
@@ -77,16 +78,20 @@ static void tls_ulp_detach(struct sock *sk, struct tls_sock *ts)
  * @sk: the socket
  * @timeout: linger time, passed on to TCP
  *
- * Sends what is pending, waiting for TCP as a blocking send would
- * (SO_SNDTIMEO; not at all when the process exits), takes kTLS off the
- * socket, then lets TCP close it. No other call can be running: close()
- * comes after the last file reference is gone.
+ * Drops the plaintext nobody read, sends what is pending, waiting for
+ * TCP as a blocking send would (SO_SNDTIMEO; not at all when the process
+ * exits), takes kTLS off the socket, then lets TCP close it. No other
+ * call can be running: close() comes after the last file reference is
+ * gone.
  */
 void tls_ulp_close(struct sock *sk, long timeout)
 {
 	struct tls_tx *tx = tls_sk(sk)->tx;
+	struct tls_rx *rx = tls_sk(sk)->rx;
 	struct proto *base;
 
+	if (rx)
+		tls_rx_stop(sk, rx);
 	if (tx) {
 		long timeo = sock_sndtimeo(sk, current->flags & PF_EXITING);
 

@@ -1,0 +1,381 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Record boundaries on TCP's receive queue.
+ *
+ * Records are not taken out of TCP until they are decrypted: the parser
+ * only reads the 5-byte header at the head of the queue and remembers the
+ * record's length. A record is ready once TCP holds all of it; it is then
+ * decrypted from TCP's own skbs and consumed with tcp_read_done(), so the
+ * only bytes kTLS ever holds beyond TCP's are plaintext being read.
+ *
+ * Why not net/strparser: it takes every skb out of TCP as it arrives and
+ * clones it into a message of its own, which costs a clone and a queue
+ * per record and keeps a second copy of the receive accounting; its
+ * callbacks would have to do this header check anyway. Reading the header
+ * in place costs one small copy per record, and the decryption walks the
+ * same skbs TCP keeps.
+ *
+ * Leaving the bytes in TCP has one trap: TCP only opens its window as the
+ * reader consumes, so a receive buffer too small for the rest of a record
+ * would stall the connection for good. When TCP says it is squeezed, the
+ * head record moves out of TCP, as it arrives, into a buffer of its own
+ * (@rx->part), and is decrypted from there.
+ *
+ * All of this runs with the socket owned by the caller, or from the
+ * data_ready callback while nobody owns it: TCP's queue does not change
+ * underneath.
+ */
+
+#include <linux/unaligned.h>
+#include <net/tcp.h>
+
+#include "rx.h"
+
+/* The skb of TCP's queue that holds sequence number @seq, and where */
+static struct sk_buff *tls_rx_tcp_skb(struct sock *sk, u32 seq, u32 *off)
+{
+	struct sk_buff *skb;
+
+	skb_queue_walk(&sk->sk_receive_queue, skb) {
+		u32 start = TCP_SKB_CB(skb)->seq;
+
+		/* a SYN takes a sequence number but no byte of the skb */
+		if (TCP_SKB_CB(skb)->tcp_flags & TCPHDR_SYN)
+			start++;
+		if (before(seq, start))
+			return NULL;
+		if (seq - start < skb->len) {
+			*off = seq - start;
+			return skb;
+		}
+	}
+	return NULL;
+}
+
+/*
+ * Copy @len bytes out of TCP's receive queue, from @off past the first
+ * unread byte. Return 0, or -EAGAIN when TCP does not hold them all yet.
+ */
+static int tls_rx_tcp_copy(struct sock *sk, u32 off, void *to, u32 len)
+{
+	u32 seq = tcp_sk(sk)->copied_seq + off, skoff;
+	struct sk_buff *skb;
+
+	while (len) {
+		u32 n;
+
+		skb = tls_rx_tcp_skb(sk, seq, &skoff);
+		if (!skb)
+			return -EAGAIN;
+		n = min(len, skb->len - skoff);
+		if (skb_copy_bits(skb, skoff, to, n))
+			return -EFAULT;
+		to += n;
+		seq += n;
+		len -= n;
+	}
+	return 0;
+}
+
+/**
+ * tls_rx_skb_alloc() - a paged skb for one record
+ * @len: its bytes
+ * @gfp: how to allocate
+ *
+ * Its pages are never highmem (@gfp has no __GFP_HIGHMEM), so that
+ * tls_rx_tcp_copy_skb() writes them through their kernel address.
+ *
+ * Return: the skb, its length @len and its bytes undefined; or NULL.
+ */
+struct sk_buff *tls_rx_skb_alloc(unsigned int len, gfp_t gfp)
+{
+	struct sk_buff *skb;
+	int err;
+
+	skb = alloc_skb_with_frags(0, len, PAGE_ALLOC_COSTLY_ORDER, &err, gfp);
+	if (!skb)
+		return NULL;
+	skb->len = len;
+	skb->data_len = len;
+	return skb;
+}
+
+/**
+ * tls_rx_tcp_copy_skb() - copy bytes out of TCP into a tls_rx_skb_alloc() skb
+ * @sk: the socket
+ * @off: where they start in TCP, counted from the first unread byte
+ * @skb: the destination
+ * @at: where they go in @skb
+ * @len: how many
+ *
+ * Return: 0, or -EAGAIN when TCP does not hold them all yet.
+ */
+int tls_rx_tcp_copy_skb(struct sock *sk, u32 off, struct sk_buff *skb,
+			u32 at, u32 len)
+{
+	u32 start = 0;
+	int i, err;
+
+	for (i = 0; i < skb_shinfo(skb)->nr_frags && len; i++) {
+		const skb_frag_t *f = &skb_shinfo(skb)->frags[i];
+		u32 end = start + skb_frag_size(f), n;
+
+		if (at < end) {
+			u8 *to = page_address(skb_frag_page(f)) +
+				 skb_frag_off(f) + at - start;
+
+			n = min(len, end - at);
+			err = tls_rx_tcp_copy(sk, off, to, n);
+			if (err)
+				return err;
+			off += n;
+			at += n;
+			len -= n;
+		}
+		start = end;
+	}
+	return 0;
+}
+
+/* Scatterlist entries skb_to_sgvec() makes for @skb, or -1 when unknown */
+static int tls_rx_skb_segs(const struct sk_buff *skb)
+{
+	if (skb_has_frag_list(skb))
+		return -1;
+	return 1 + skb_shinfo(skb)->nr_frags;
+}
+
+/*
+ * Point @sg (@max entries, not terminated) at @len bytes of TCP's receive
+ * queue from @off past the first unread byte. Return the entries used, or
+ * -EMSGSIZE when the bytes are spread over more.
+ */
+static int tls_rx_tcp_sg(struct sock *sk, u32 off, u32 len,
+			 struct scatterlist *sg, unsigned int max)
+{
+	u32 seq = tcp_sk(sk)->copied_seq + off, skoff;
+	unsigned int n = 0;
+	struct sk_buff *skb;
+
+	while (len) {
+		int segs, ret;
+		u32 chunk;
+
+		skb = tls_rx_tcp_skb(sk, seq, &skoff);
+		if (!skb)
+			return -EMSGSIZE;
+		segs = tls_rx_skb_segs(skb);
+		if (segs < 0 || n + segs > max)
+			return -EMSGSIZE;
+		chunk = min(len, skb->len - skoff);
+		ret = skb_to_sgvec_nomark(skb, sg + n, skoff, chunk);
+		if (ret < 0)
+			return -EMSGSIZE;
+		n += ret;
+		seq += chunk;
+		len -= chunk;
+	}
+	return n;
+}
+
+/*
+ * Check the header at the head of TCP's queue. The order of the checks is
+ * part of the interface: an implausible length is reported before a bad
+ * version, as the kTLS selftests expect.
+ *
+ * Return: the record's wire length, 0 while the header is incomplete, or
+ * a negative errno for a header no sender of these keys could have sent.
+ */
+static int tls_rx_header(struct sock *sk, const struct tls_key *key)
+{
+	u8 hdr[TLS_HEADER_SIZE];
+	unsigned int len;
+
+	if (tls_rx_tcp_copy(sk, 0, hdr, sizeof(hdr)))
+		return 0;
+	len = get_unaligned_be16(hdr + 3);
+	/* the most that a full record of this cipher takes */
+	if (len > TLS_MAX_PAYLOAD_SIZE + key->overhead - TLS_HEADER_SIZE)
+		return -EMSGSIZE;
+	/* the least: an empty record */
+	if (len < key->overhead - TLS_HEADER_SIZE)
+		return -EBADMSG;
+	if (get_unaligned_be16(hdr + 1) != TLS_1_2_VERSION)
+		return -EINVAL;
+	return len + TLS_HEADER_SIZE;
+}
+
+/*
+ * Would TCP stop taking the peer's bytes before the record is whole? Its
+ * receive memory is nearly used up, or the window it offers is down to
+ * less than a segment: only a reader consuming bytes opens it again.
+ */
+static bool tls_rx_tcp_squeezed(struct sock *sk)
+{
+	return tcp_rmem_pressure(sk) ||
+	       tcp_receive_window(tcp_sk(sk)) <= inet_csk(sk)->icsk_ack.rcv_mss;
+}
+
+/* Move what TCP holds of the head record into @rx->part */
+static void tls_rx_part_fill(struct sock *sk, struct tls_rx *rx)
+{
+	u32 n = min_t(u32, tcp_inq(sk), rx->rec_len - rx->part_len);
+
+	if (!n || tls_rx_tcp_copy_skb(sk, 0, rx->part, rx->part_len, n))
+		return;
+	tcp_read_done(sk, n);
+	WRITE_ONCE(rx->part_len, rx->part_len + n);
+}
+
+/* A partial head record in a squeezed TCP: take it out of TCP */
+static void tls_rx_squeeze(struct sock *sk, struct tls_rx *rx, gfp_t gfp)
+{
+	bool want;
+
+	if (tls_rx_rec_ready(sk, rx)) {
+		WRITE_ONCE(rx->part_wanted, false);
+		return;
+	}
+	if (!rx->part) {
+		want = tls_rx_tcp_squeezed(sk);
+		/* the length is checked: this is at most one record */
+		if (want)
+			rx->part = tls_rx_skb_alloc(rx->rec_len,
+						    gfp | __GFP_NOWARN);
+		/*
+		 * A squeezed TCP may get no further segment to call us
+		 * again: have a reader try where it may sleep.
+		 */
+		WRITE_ONCE(rx->part_wanted, want && !rx->part);
+		if (!rx->part)
+			return;
+	}
+	tls_rx_part_fill(sk, rx);
+}
+
+/**
+ * tls_rx_parse() - look for the next record's header
+ * @sk: the socket, owned or in its data_ready callback
+ * @rx: its RX state
+ * @gfp: how to allocate, should the record have to leave TCP
+ *
+ * Sets @rx->rec_len once the header is there. A malformed header stops
+ * the parser and is reported once through sk_err, as TCP reports its own
+ * errors; the bytes stay where they are. A record too short to hold a
+ * tag fails as a record that does not authenticate: for good.
+ */
+void tls_rx_parse(struct sock *sk, struct tls_rx *rx, gfp_t gfp)
+{
+	int ret;
+
+	if (rx->stopped)
+		return;
+	if (!rx->rec_len) {
+		ret = tls_rx_header(sk, &rx->key);
+		if (!ret)
+			return;
+		if (ret < 0) {
+			WRITE_ONCE(rx->stopped, true);
+			if (ret == -EBADMSG)
+				WRITE_ONCE(rx->err, ret);
+			WRITE_ONCE(sk->sk_err, -ret);
+			sk_error_report(sk);
+			return;
+		}
+		WRITE_ONCE(rx->rec_len, ret);
+	}
+	tls_rx_squeeze(sk, rx, gfp);
+}
+
+/**
+ * tls_rx_rec_ready() - is the head record whole?
+ * @sk: the socket
+ * @rx: its RX state
+ *
+ * Safe without the socket lock, for poll(): it reads counters only.
+ *
+ * Return: true when TCP (and @rx->part) hold all of it.
+ */
+bool tls_rx_rec_ready(struct sock *sk, const struct tls_rx *rx)
+{
+	u32 len = READ_ONCE(rx->rec_len);
+
+	return len && !READ_ONCE(rx->stopped) &&
+	       READ_ONCE(rx->part_len) + tcp_inq(sk) >= len;
+}
+
+/**
+ * tls_rx_rec_gather() - put the whole head record in one place
+ * @sk: the socket, owned
+ * @rx: its RX state; the record is ready (tls_rx_rec_ready())
+ *
+ * A record that started to leave TCP leaves it entirely; one that did
+ * not stays there. tls_rx_rec_copy() and tls_rx_rec_sg() then read it.
+ */
+void tls_rx_rec_gather(struct sock *sk, struct tls_rx *rx)
+{
+	if (rx->part)
+		tls_rx_part_fill(sk, rx);
+}
+
+/**
+ * tls_rx_rec_copy() - copy bytes of the gathered head record
+ * @sk: the socket, owned
+ * @rx: its RX state
+ * @off: where they start in the record
+ * @to: their destination
+ * @len: how many
+ *
+ * Return: 0, or a negative errno.
+ */
+int tls_rx_rec_copy(struct sock *sk, struct tls_rx *rx, u32 off, void *to,
+		    u32 len)
+{
+	if (rx->part)
+		return skb_copy_bits(rx->part, off, to, len);
+	return tls_rx_tcp_copy(sk, off, to, len);
+}
+
+/**
+ * tls_rx_rec_sg() - point a scatterlist at bytes of the gathered record
+ * @sk: the socket, owned
+ * @rx: its RX state
+ * @off: where they start in the record
+ * @len: how many
+ * @sg: the entries to fill (not terminated)
+ * @max: how many there are, at least MAX_SKB_FRAGS
+ *
+ * Return: entries used, or -EMSGSIZE when the bytes are spread over more
+ * than @max: the caller copies them instead.
+ */
+int tls_rx_rec_sg(struct sock *sk, struct tls_rx *rx, u32 off, u32 len,
+		  struct scatterlist *sg, unsigned int max)
+{
+	if (rx->part)
+		return skb_to_sgvec_nomark(rx->part, sg, off, len);
+	return tls_rx_tcp_sg(sk, off, len, sg, max);
+}
+
+/**
+ * tls_rx_tcp_done() - consume the head record
+ * @sk: the socket, owned
+ * @rx: its RX state
+ *
+ * TCP frees the skbs, opens its window, and acknowledges; the parser
+ * moves on to the next header.
+ */
+void tls_rx_tcp_done(struct sock *sk, struct tls_rx *rx)
+{
+	u32 len = rx->rec_len - rx->part_len;
+
+	if (rx->part) {
+		consume_skb(rx->part);
+		rx->part = NULL;
+		WRITE_ONCE(rx->part_len, 0);
+	}
+	WRITE_ONCE(rx->part_wanted, false);
+	WRITE_ONCE(rx->rec_len, 0);
+	if (len)
+		tcp_read_done(sk, len);
+	tls_rx_parse(sk, rx, sk->sk_allocation);
+}

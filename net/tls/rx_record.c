@@ -1,0 +1,329 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * RX records: decrypting the record at the head of TCP's receive queue.
+ *
+ * The ciphertext is read where TCP keeps it; the plaintext goes either
+ * into a fresh skb of kTLS's own (tls_rx_open(): what is read later, in
+ * pieces, peeked at, or spliced) or straight into the reader's pages
+ * (tls_rx_open_user(): a data record that fits the read whole). Only a
+ * record spread over more skb pieces than the scatterlist holds is copied
+ * out of TCP first, into the skb it is then decrypted in.
+ *
+ * A record is consumed only once it decrypted: a failure leaves it where
+ * it was and the keys too, so that a retry reads the same bytes.
+ */
+
+#include <linux/highmem.h>
+#include <linux/uio.h>
+#include <linux/unaligned.h>
+#include <net/tcp.h>
+
+#include "rx.h"
+#include "stat.h"
+
+/* TLS 1.3's handshake message type of a KeyUpdate (RFC 8446, 4.6.3) */
+#define TLS_RX_HS_KEY_UPDATE	24
+
+/**
+ * struct tls_rx_rec - the record being decrypted
+ * @prefix: its header and explicit nonce, as on the wire
+ * @aad_len: bytes of AAD
+ * @cryptlen: ciphertext and tag bytes
+ * @plen: plaintext bytes the AEAD gives (TLS 1.3: with the inner type
+ *	and padding)
+ */
+struct tls_rx_rec {
+	u8		prefix[TLS_KEY_PREFIX_MAX];
+	unsigned int	aad_len;
+	unsigned int	cryptlen;
+	unsigned int	plen;
+};
+
+/* Read the record's prefix, make its IV and AAD */
+static int tls_rx_rec_init(struct sock *sk, struct tls_rx *rx,
+			   struct tls_rx_rec *rec)
+{
+	struct tls_key *key = &rx->key;
+	int err;
+
+	/* RFC 8446, section 5.3: the sequence number must not wrap */
+	if (key->exhausted)
+		return -EBADMSG;
+	tls_rx_rec_gather(sk, rx);
+	err = tls_rx_rec_copy(sk, rx, 0, rec->prefix, key->prefix);
+	if (err)
+		return err;
+	rec->cryptlen = rx->rec_len - key->prefix;
+	rec->plen = rec->cryptlen - TLS_CIPHER_TAG_SIZE;
+	tls_key_iv_explicit(key, rx->iv, rec->prefix + TLS_HEADER_SIZE);
+	rec->aad_len = tls_key_aad(key, rx->aad, rec->prefix[0], rec->plen,
+				   rec->prefix);
+	return 0;
+}
+
+static int tls_rx_decrypt(struct tls_rx *rx, const struct tls_rx_rec *rec,
+			  struct scatterlist *src, struct scatterlist *dst)
+{
+	struct aead_request *req = rx->req;
+	DECLARE_CRYPTO_WAIT(wait);
+
+	aead_request_set_tfm(req, rx->key.aead);
+	aead_request_set_callback(req, CRYPTO_TFM_REQ_MAY_BACKLOG |
+				  CRYPTO_TFM_REQ_MAY_SLEEP,
+				  crypto_req_done, &wait);
+	aead_request_set_ad(req, rec->aad_len);
+	aead_request_set_crypt(req, src, dst, rec->cryptlen, rx->iv);
+	return crypto_wait_req(crypto_aead_decrypt(req), &wait);
+}
+
+/* Point @rx->src at the AAD and the ciphertext where they lie */
+static int tls_rx_src_tcp(struct sock *sk, struct tls_rx *rx,
+			  const struct tls_rx_rec *rec)
+{
+	int n;
+
+	sg_init_table(rx->src, ARRAY_SIZE(rx->src));
+	sg_set_buf(&rx->src[0], rx->aad, rec->aad_len);
+	n = tls_rx_rec_sg(sk, rx, rx->key.prefix, rec->cryptlen, rx->src + 1,
+			  TLS_RX_SRC_SEGS);
+	if (n < 0)
+		return n;
+	sg_mark_end(&rx->src[n]);
+	return 0;
+}
+
+/*
+ * TLS 1.3 (RFC 8446, section 5.4): the plaintext ends with the content
+ * type, then zeros. Return the content's length, or -EBADMSG when there
+ * is no type at all.
+ */
+static int tls_rx_inner_type(struct sk_buff *skb, unsigned int len, u8 *type)
+{
+	u8 buf[64];
+
+	while (len) {
+		unsigned int n = min_t(unsigned int, len, sizeof(buf));
+
+		len -= n;
+		if (skb_copy_bits(skb, len, buf, n))
+			return -EBADMSG;
+		while (n--) {
+			if (buf[n]) {
+				*type = buf[n];
+				return len + n;
+			}
+		}
+	}
+	return -EBADMSG;
+}
+
+/*
+ * The record decrypted: consume it, move the keys on, and note a
+ * KeyUpdate, after which nothing more may be decrypted with these keys.
+ */
+static void tls_rx_rec_done(struct sock *sk, struct tls_rx *rx, u8 type,
+			    u8 first)
+{
+	tls_key_advance(&rx->key);
+	tls_rx_tcp_done(sk, rx);
+	if (rx->key.version == TLS_1_3_VERSION &&
+	    type == TLS_RECORD_TYPE_HANDSHAKE && first == TLS_RX_HS_KEY_UPDATE) {
+		WRITE_ONCE(rx->expired, true);
+		tls_stat_inc(sock_net(sk), LINUX_MIB_TLSRXREKEYRECEIVED);
+	}
+}
+
+static int tls_rx_failed(struct sock *sk, int err)
+{
+	if (err == -EBADMSG)
+		tls_stat_inc(sock_net(sk), LINUX_MIB_TLSDECRYPTERROR);
+	return err;
+}
+
+/* Decrypt into @skb, from where TCP holds the record or from a copy */
+static int tls_rx_open_skb(struct sock *sk, struct tls_rx *rx,
+			   const struct tls_rx_rec *rec, struct sk_buff *skb)
+{
+	struct scatterlist *src = rx->src;
+	int n, err;
+
+	sg_init_table(rx->dst, ARRAY_SIZE(rx->dst));
+	sg_set_buf(&rx->dst[0], rx->aad, rec->aad_len);
+	n = skb_to_sgvec_nomark(skb, rx->dst + 1, 0, skb->len);
+	if (n < 0)
+		return n;
+	sg_mark_end(&rx->dst[n]);
+
+	if (tls_rx_src_tcp(sk, rx, rec)) {
+		/* too scattered: decrypt in place in a copy */
+		err = tls_rx_tcp_copy_skb(sk, rx->key.prefix, skb, 0,
+					  rec->cryptlen);
+		if (err)
+			return err;
+		src = rx->dst;
+	}
+	return tls_rx_decrypt(rx, rec, src, rx->dst);
+}
+
+/**
+ * tls_rx_open() - decrypt the next record into an skb
+ * @sk: the socket, owned
+ * @rx: its RX state; TCP holds the whole record (tls_rx_rec_ready())
+ *
+ * Return: the record's plaintext, its type in tls_rx_msg(); or
+ * ERR_PTR(-EBADMSG) when it does not authenticate, is empty of a type
+ * (TLS 1.3) or comes after the last sequence number; ERR_PTR(-ENOMEM).
+ */
+struct sk_buff *tls_rx_open(struct sock *sk, struct tls_rx *rx)
+{
+	struct tls_rx_rec rec;
+	struct sk_buff *skb;
+	u8 type, first = 0;
+	int len, err;
+
+	err = tls_rx_rec_init(sk, rx, &rec);
+	if (err)
+		return ERR_PTR(tls_rx_failed(sk, err));
+	/* room for the tag too, in case the ciphertext is copied in */
+	skb = tls_rx_skb_alloc(rec.cryptlen, sk->sk_allocation);
+	if (!skb)
+		return ERR_PTR(-ENOMEM);
+	err = tls_rx_open_skb(sk, rx, &rec, skb);
+	if (!err)
+		err = pskb_trim(skb, rec.plen);
+	if (err)
+		goto fail;
+
+	len = rec.plen;
+	type = rec.prefix[0];
+	if (rx->key.version == TLS_1_3_VERSION) {
+		len = tls_rx_inner_type(skb, rec.plen, &type);
+		if (len < 0) {
+			err = len;
+			goto fail;
+		}
+		err = pskb_trim(skb, len);
+		if (err)
+			goto fail;
+	}
+	if (len)
+		skb_copy_bits(skb, 0, &first, 1);
+	tls_rx_msg(skb)->off = 0;
+	tls_rx_msg(skb)->type = type;
+	tls_rx_rec_done(sk, rx, type, first);
+	return skb;
+
+fail:
+	kfree_skb(skb);
+	return ERR_PTR(tls_rx_failed(sk, err == -ENOMEM ? err : -EBADMSG));
+}
+
+/* Pin the reader's pages for @len bytes and point @rx->dst at them */
+static int tls_rx_dst_user(struct tls_rx *rx, struct msghdr *msg,
+			   unsigned int aad_len, size_t len,
+			   struct page **pages, unsigned int *npages)
+{
+	unsigned int n = 1;
+
+	sg_init_table(rx->dst, ARRAY_SIZE(rx->dst));
+	sg_set_buf(&rx->dst[0], rx->aad, aad_len);
+	*npages = 0;
+	while (len) {
+		size_t start, got;
+		unsigned int i, k;
+
+		if (*npages == TLS_RX_USER_PAGES)
+			return -EMSGSIZE;
+		got = iov_iter_get_pages2(&msg->msg_iter, pages + *npages, len,
+					  TLS_RX_USER_PAGES - *npages, &start);
+		if ((ssize_t)got <= 0)
+			return got ? (int)got : -EFAULT;
+		k = DIV_ROUND_UP(start + got, PAGE_SIZE);
+		for (i = 0; i < k; i++) {
+			unsigned int off = i ? 0 : start;
+			unsigned int seg = min_t(size_t, got, PAGE_SIZE - off);
+
+			sg_set_page(&rx->dst[n++], pages[*npages + i], seg, off);
+			got -= seg;
+			len -= seg;
+		}
+		*npages += k;
+	}
+	return n;
+}
+
+/**
+ * tls_rx_open_user() - decrypt the next record into the reader's buffer
+ * @sk: the socket, owned
+ * @rx: its RX state; TCP holds the whole record (tls_rx_rec_ready())
+ * @msg: the reader's message, its iterator backed by user memory
+ * @room: bytes the read may still take
+ *
+ * Only a data record whose plaintext fits in @room goes this way. TLS 1.3
+ * hides the type and may pad: with TLS_RX_EXPECT_NO_PAD the last
+ * plaintext byte is taken to be the type, and a record that turns out to
+ * be padded or not data is decrypted again the other way.
+ *
+ * Return: plaintext bytes written into @msg; -EAGAIN when this record
+ * must go through tls_rx_open() (@msg is then as it was); -EBADMSG.
+ */
+int tls_rx_open_user(struct sock *sk, struct tls_rx *rx, struct msghdr *msg,
+		     size_t room)
+{
+	struct page *pages[TLS_RX_USER_PAGES];
+	struct iov_iter_state state;
+	unsigned int npages = 0, i;
+	struct tls_rx_rec rec;
+	size_t len;
+	int n, err;
+
+	err = tls_rx_rec_init(sk, rx, &rec);
+	if (err)
+		return tls_rx_failed(sk, err);
+	len = rec.plen;
+	if (rx->key.version == TLS_1_3_VERSION)
+		len--;
+	else if (rec.prefix[0] != TLS_RECORD_TYPE_DATA)
+		return -EAGAIN;
+	if (!len || len > room)
+		return -EAGAIN;
+	if (tls_rx_src_tcp(sk, rx, &rec))
+		return -EAGAIN;
+
+	iov_iter_save_state(&msg->msg_iter, &state);
+	n = tls_rx_dst_user(rx, msg, rec.aad_len, len, pages, &npages);
+	if (n < 0) {
+		err = -EAGAIN;
+		goto out;
+	}
+	if (rx->key.version == TLS_1_3_VERSION)
+		sg_set_buf(&rx->dst[n++], &rx->tail, 1);
+	sg_mark_end(&rx->dst[n - 1]);
+
+	err = tls_rx_decrypt(rx, &rec, rx->src, rx->dst);
+	if (err) {
+		err = tls_rx_failed(sk, -EBADMSG);
+		goto out;
+	}
+	if (rx->key.version == TLS_1_3_VERSION &&
+	    rx->tail != TLS_RECORD_TYPE_DATA) {
+		/*
+		 * The guess was wrong. A zero byte means the peer pads,
+		 * which is what the option promised it would not do; a
+		 * control record is merely bad luck.
+		 */
+		tls_stat_inc(sock_net(sk), LINUX_MIB_TLSDECRYPTRETRY);
+		if (!rx->tail)
+			tls_stat_inc(sock_net(sk), LINUX_MIB_TLSRXNOPADVIOL);
+		err = -EAGAIN;
+		goto out;
+	}
+	tls_rx_rec_done(sk, rx, TLS_RECORD_TYPE_DATA, 0);
+	err = len;
+out:
+	for (i = 0; i < npages; i++)
+		put_page(pages[i]);
+	if (err < 0)
+		iov_iter_restore(&msg->msg_iter, &state);
+	return err;
+}

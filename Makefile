@@ -2,9 +2,13 @@
 #
 #   make run      build the patched kernel, boot it under QEMU, show kTLS
 #   make test     everything CI checks; last line "N passed, N failed"
+#   make test-debug   the debug kernel (KASAN, lockdep, kmemleak, UBSAN,
+#                 the in-tree users of kTLS built in) and the selftests on
+#                 it: apart from make test to keep CI within its hour
 #
 # The edit loop (see README):
-#   make tree     build/linux: the base tree + patches/ (branch "series")
+#   make tree     build/linux: the base tree + patches/part*/ (branch
+#                 "series"; branches part1, part2... end each part)
 #   make export   patches/ and the mirrored files from build/linux
 #   make check-sync   fail when they are stale
 #
@@ -21,17 +25,22 @@
 #                 against the base kernel's, OpenSSL and plain TCP
 #                 (scripts/bench.sh, about 70 minutes); builds no kernel:
 #                 run make kernel kernel-base first
+#   make bench-aead   what rfc5288(gcm(aes)) saves TLS 1.2 AES-GCM kTLS,
+#                 per record and per MiB, with AES-NI and in C
+#                 (scripts/bench-aead.sh, about 25 minutes)
 
 SHELL := /bin/bash
 S := scripts
 
-.PHONY: run test tree export check-sync kernel kernel-base kernel-debug \
-	static bisect selftests interop compare bench clean
+.PHONY: run test test-debug tree export check-sync kernel kernel-base kernel-debug \
+	static bisect selftests interop compare bench bench-aead clean
 
 run: tree
 	$(S)/demo.sh
 test:
 	$(S)/test.sh
+test-debug:
+	$(S)/test-debug.sh
 tree:
 	$(S)/tree.sh
 export:
@@ -56,5 +65,7 @@ compare: tree
 	$(S)/compare.sh
 bench:
 	$(S)/bench.sh
+bench-aead: kernel
+	$(S)/bench-aead.sh
 clean:
 	rm -rf build/out build/runs build/selftests

@@ -49,7 +49,7 @@ for p in $(series_patches); do
 			src = n >= 3 ? substr(L[3], 2) : ""
 			if (!((type " " file ":" src) in ok)) print $0 "\n"
 		}' > "$tmp/cp" || true
-	check "checkpatch --strict: ${p##*/}" "$tmp/cp"
+	check "checkpatch --strict: ${p#"$PATCHES"/}" "$tmp/cp"
 done
 
 mapfile -t mine < <(cd "$TOP" && find "${MIRROR_ROOTS[@]}" -type f \

@@ -9,7 +9,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 base=$(tgit rev-parse "$BASE_TAG")
-recorded=$(sed -n 's/^base-commit: //p' "$PATCHES/0000-cover-letter.patch")
+recorded=$(sed -n 's/^base-commit: //p' "$PATCHES/$(series_parts | head -1)/0000-cover-letter.patch")
 [ "$base" = "$recorded" ] ||
 	die "the series records base $recorded, build/linux has $base ($(tgit log -1 --format=%s "$BASE_TAG")): rebase the series onto this base, then make export"
 

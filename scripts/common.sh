@@ -80,8 +80,20 @@ MAINTAINERS_KEY="F:	net/tls/"
 # series commit and a hash of patches/.
 SYNC_MARK=$BUILD/tree-sync
 
-patches_hash() { cat "$PATCHES"/*.patch 2>/dev/null | sha256sum | cut -d' ' -f1; }
-series_patches() { find "$PATCHES" -name '[0-9][0-9][0-9][0-9]-*.patch' ! -name '0000-*' | sort; }
+# The series goes to netdev as consecutive parts of at most 15 patches:
+# patches/partN/ holds part N's cover letter and patches (numbered from 1
+# in each part). In build/linux, branch "partN" ends part N and carries its
+# cover letter as branch description; the last part ends at "series" (export
+# moves its branch there). rebase.updateRefs keeps the part branches on
+# their commits through `git rebase -i`.
+series_parts() { find "$PATCHES" -mindepth 1 -maxdepth 1 -type d -name 'part[0-9]*' -printf '%f\n' | sort -V; }
+patches_hash() { find "$PATCHES" -name '*.patch' | sort | xargs -r cat | sha256sum | cut -d' ' -f1; }
+series_patches() {
+	local part
+	for part in $(series_parts); do
+		find "$PATCHES/$part" -name '[0-9][0-9][0-9][0-9]-*.patch' ! -name '0000-*' | sort
+	done
+}
 
 # git in the kernel tree, with settings that make its output the same for
 # every developer whatever their own git configuration.
@@ -95,4 +107,44 @@ tgit() {
 # stdout and appended to $KTLS_RESULTS, which scripts/test.sh counts.
 result() {
 	printf '%-5s %s%s\n' "$1" "$2" "${3:+ ($3)}" | tee -a "${KTLS_RESULTS:-/dev/null}"
+}
+
+# For test.sh and test-debug.sh, which set KTLS_RESULTS and BUILD.
+# step NAME CMD...: run a step whose success is itself one verdict
+step() {
+	local name=$1 t=$SECONDS
+	shift
+	log "== $name"
+	if "$@" > "$BUILD/step.log" 2>&1; then
+		result PASS "$name" "$((SECONDS - t))s"
+	else
+		result FAIL "$name" "$((SECONDS - t))s"
+		tail -30 "$BUILD/step.log" | sed 's/^/    /'
+		return 1
+	fi
+}
+# part NAME CMD...: run a step that prints its own verdicts; one that fails
+# also gets a verdict of its own, so that a part which dies before judging
+# anything cannot pass unseen
+part() {
+	local name=$1 t=$SECONDS rc=0
+	shift
+	log "== $name"
+	"$@" || rc=$?
+	[ $rc -eq 0 ] || result FAIL "$name" "exit $rc"
+	log "   $name took $((SECONDS - t))s"
+}
+# summarize NAME T0: the verdict counts of $KTLS_RESULTS, the last line
+# "N passed, N failed"; returns 1 when any failed
+summarize() {
+	local pass fail xfail
+	pass=$(grep -c '^PASS' "$KTLS_RESULTS" || true)
+	fail=$(grep -c '^FAIL' "$KTLS_RESULTS" || true)
+	xfail=$(grep -c '^XFAIL' "$KTLS_RESULTS" || true)
+	echo
+	echo "$1 took $(( $(date +%s) - $2 ))s; verdicts in ${KTLS_RESULTS#"$TOP"/}"
+	grep '^FAIL' "$KTLS_RESULTS" || true
+	echo "$xfail expected failures (XFAIL, listed by name above; scripts/xfail.txt)"
+	echo "$pass passed, $fail failed"
+	[ "$fail" -eq 0 ]
 }

@@ -4,12 +4,17 @@
 #
 # usage: guest-tests.sh SELFTESTS OUT [GROUPS [JOBS]]
 #   GROUPS              an extended regex: only the tls.c groups it matches
-#                       run (default: all); OUT/tls.groups says which did
+#                       run (default: all, and then the plain AEAD pass
+#                       too); OUT/tls.groups says which did
 #   JOBS                tls.c groups run at once (default 1)
 #   OUT/ulp-available   /proc/sys/net/ipv4/tcp_available_ulp
 #   OUT/ulp.ktap        the ulp suite
 #   OUT/tx.ktap         the tx suite (records on the wire)
 #   OUT/rx.ktap         the rx suite (records from the wire)
+#   OUT/aead.ktap       the aead suite (which AEAD keys use)
+#   OUT/plain-*.ktap    tx, rx and tls.c again for TLS 1.2 AES-GCM with
+#                       tls.aead_rfc5288=N: the plain gcm(aes) path, which
+#                       rfc5288(gcm(aes)) otherwise replaces there
 #   OUT/tls.GROUP.ktap  the conformance suite (tls.c), one run per fixture
 #                       and variant (GROUP: "tls.12_aes_gcm", "tls_basic")
 #   OUT/tls.GROUP.cases the cases that run was asked for, one per line
@@ -26,6 +31,8 @@ timeout 1200 "$bin/tx" > "$out/tx.ktap" 2>&1
 echo $? > "$out/tx.rc"
 timeout 900 "$bin/rx" > "$out/rx.ktap" 2>&1
 echo $? > "$out/rx.rc"
+timeout 600 "$bin/aead" > "$out/aead.ktap" 2>&1
+echo $? > "$out/aead.rc"
 
 # tls -l prints "FIXTURE VARIANT TEST" columns (%-20s %-25s %s), variants
 # and tests side by side; every test runs once per variant.
@@ -78,4 +85,14 @@ for cases in "$out"/tls.*.cases; do
 	run_group "$group" &
 done
 wait
+
+param=/sys/module/tls/parameters/aead_rfc5288
+if [ "$groups" = . ] && [ -w "$param" ]; then
+	echo N > "$param"
+	gcm12=(-v 12_aes_gcm -v 12_aes_gcm_256)
+	timeout 600 "$bin/tx" "${gcm12[@]}" > "$out/plain-tx.ktap" 2>&1
+	timeout 600 "$bin/rx" "${gcm12[@]}" > "$out/plain-rx.ktap" 2>&1
+	timeout 900 "$bin/tls" -v 12_aes_gcm > "$out/plain-tls.ktap" 2>&1
+	echo Y > "$param"
+fi
 exit 0

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Boot a kernel under QEMU and run one job in it.
 #
-# usage: qemu-run.sh [-i] [-c CPUS] [-t SECONDS] [-n NAME] BZIMAGE CMD...
+# usage: qemu-run.sh [-i] [-c CPUS] [-t SECONDS] [-n NAME] [-a ARGS] BZIMAGE CMD...
 #   -i   icount mode for benchmarks: -icount shift=0,sleep=off, so guest
 #        time counts executed instructions (TCG only)
 #   -c   vCPUs (default 2)  -t  timeout (default 900)  -n  run name
+#   -a   more kernel command line (e.g. initcall_blacklist=aesni_init)
 #
 # The guest sees the host's root read-only over 9p and runs CMD with bash
 # (scripts/guest-init.sh is its init) in the current directory. The
@@ -18,14 +19,15 @@
 # shellcheck source=scripts/common.sh
 . "$(dirname "$0")/common.sh"
 
-icount=0 cpus=2 timeout=900 name=guest
-while getopts ic:t:n: opt; do
+icount=0 cpus=2 timeout=900 name=guest append=
+while getopts ic:t:n:a: opt; do
 	case "$opt" in
 	i) icount=1 ;;
 	c) cpus=$OPTARG ;;
 	t) timeout=$OPTARG ;;
 	n) name=$OPTARG ;;
-	*) die "usage: qemu-run.sh [-i] [-c CPUS] [-t SECONDS] [-n NAME] BZIMAGE CMD..." ;;
+	a) append=$OPTARG ;;
+	*) die "usage: qemu-run.sh [-i] [-c CPUS] [-t SECONDS] [-n NAME] [-a ARGS] BZIMAGE CMD..." ;;
 	esac
 done
 shift $((OPTIND - 1))
@@ -58,7 +60,7 @@ boot() {
 		-fsdev local,id=res,path="$dir/out",security_model=none \
 		-device virtio-9p-pci,fsdev=res,mount_tag=results \
 		-kernel "$kernel" \
-		-append "console=ttyS0 root=host0 rootfstype=9p rootflags=trans=virtio,version=9p2000.L,cache=loose ro init=$TOP/scripts/guest-init.sh ktls.cwd=$PWD ktls.expose=$TOP,$BUILD,$PWD panic=-1 oops=panic loglevel=7" \
+		-append "console=ttyS0 root=host0 rootfstype=9p rootflags=trans=virtio,version=9p2000.L,cache=loose ro init=$TOP/scripts/guest-init.sh ktls.cwd=$PWD ktls.expose=$TOP,$BUILD,$PWD panic=-1 oops=panic loglevel=7${append:+ $append}" \
 		</dev/null >"$dir/qemu.log" 2>&1
 	local rc=$?
 	[ $rc -eq 124 ] && { log "timeout after ${timeout}s"; return 124; }

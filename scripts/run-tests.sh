@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Run the kTLS selftests (tools/testing/selftests/net/tls: ulp, tx, rx, and
-# tls.c, the conformance suite, one run per fixture and variant) on a built
-# kernel flavour under QEMU, and judge every case:
+# Run the kTLS selftests (tools/testing/selftests/net/tls: ulp, tx, rx,
+# aead, and tls.c, the conformance suite, one run per fixture and variant)
+# on a built kernel flavour under QEMU, and judge every case:
 #   PASS   it passed
 #   FAIL   it failed, was skipped, gave no result (crash, timeout), or is
 #          listed in XFAIL but passed: take it off the list
@@ -100,12 +100,17 @@ if [ -n "${KTLS_TLS_GROUPS:-}" ]; then
 fi
 summary=$run/summary
 : > "$summary"
-for ktap in "$out"/ulp.ktap "$out"/tx.ktap "$out"/rx.ktap "$out"/tls.*.ktap; do
+# the plain AEAD pass runs with the whole of tls.c (guest-tests.sh)
+plain=()
+[ -n "${KTLS_TLS_GROUPS:-}" ] ||
+	plain=("$out"/plain-tx.ktap "$out"/plain-rx.ktap "$out"/plain-tls.ktap)
+for ktap in "$out"/ulp.ktap "$out"/tx.ktap "$out"/rx.ktap "$out"/aead.ktap \
+	    "$out"/tls.*.ktap "${plain[@]}"; do
 	[ -f "$ktap" ] || { fail "$flavour: ${ktap##*/}" "missing"; continue; }
 	group=${ktap##*/}
 	group=${group%.ktap}
 	cases=${ktap%.ktap}.cases
-	if [ "${group%%.*}" = tls ] && grep -q 'testing without tls' "$ktap"; then
+	if [[ $group =~ ^(plain-)?tls ]] && grep -q 'testing without tls' "$ktap"; then
 		fail "$flavour: $group" "tls.c fell back to plain TCP"
 	fi
 	lines=$(judge "${group%%.*}" "$ktap" "$cases")

@@ -25,10 +25,12 @@
 static const struct tls_cipher tls_ciphers[] = {
 	{
 		.type = TLS_CIPHER_AES_GCM_128, .name = "gcm(aes)",
+		.name12 = "rfc5288(gcm(aes))",
 		.iv_size = 8, .key_size = 16, .salt_size = 4,
 		.info_size = TLS_INFO_SIZE(8, 16, 4),
 	}, {
 		.type = TLS_CIPHER_AES_GCM_256, .name = "gcm(aes)",
+		.name12 = "rfc5288(gcm(aes))",
 		.iv_size = 8, .key_size = 32, .salt_size = 4,
 		.info_size = TLS_INFO_SIZE(8, 32, 4),
 	}, {

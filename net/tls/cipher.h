@@ -31,6 +31,9 @@ enum tls_nonce_rule {
  * struct tls_cipher - one cipher of the uAPI
  * @type: its TLS_CIPHER_* number
  * @name: the kernel crypto API's name of the AEAD
+ * @name12: an AEAD for TLS 1.2 records that takes the explicit nonce and
+ *	the AAD in its IV (rfc5288, include/crypto/gcm.h), tried before
+ *	@name for TLS 1.2; or NULL
  * @iv_size: bytes of the crypto_info iv field
  * @key_size: bytes of the key field
  * @salt_size: bytes of the salt field (0 or 4); salt || iv is the nonce
@@ -43,6 +46,7 @@ enum tls_nonce_rule {
 struct tls_cipher {
 	u16		type;
 	const char	*name;
+	const char	*name12;
 	u8		iv_size;
 	u8		key_size;
 	u8		salt_size;

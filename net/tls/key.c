@@ -8,11 +8,62 @@
  * look at the version or the cipher themselves.
  */
 
+#include <crypto/gcm.h>
+#include <linux/moduleparam.h>
 #include <linux/string.h>
 #include <linux/unaligned.h>
 #include <net/tls.h>
 
 #include "key.h"
+
+/*
+ * Whether TLS 1.2 keys try the cipher's name12 AEAD first. Read when a key
+ * is set, so that both kinds of transform can be tested on one kernel;
+ * sockets keep what they got.
+ */
+static bool tls_key_name12 = true;
+module_param_named(aead_rfc5288, tls_key_name12, bool, 0644);
+MODULE_PARM_DESC(aead_rfc5288,
+		 "TLS 1.2 AES-GCM keys use rfc5288(gcm(aes)) when the kernel has it (default: yes)");
+
+static struct crypto_aead *tls_key_alloc(const char *name, const u8 *key,
+					 unsigned int keylen)
+{
+	struct crypto_aead *aead;
+	int err;
+
+	aead = crypto_alloc_aead(name, 0, 0);
+	if (IS_ERR(aead))
+		return aead;
+	err = crypto_aead_setkey(aead, key, keylen);
+	if (!err)
+		err = crypto_aead_setauthsize(aead, TLS_CIPHER_TAG_SIZE);
+	if (err) {
+		crypto_free_aead(aead);
+		return ERR_PTR(err);
+	}
+	return aead;
+}
+
+/*
+ * rfc5288 takes the salt after the key. Any failure (no such algorithm,
+ * or one refused in FIPS mode) just means the plain AEAD is used.
+ */
+static struct crypto_aead *tls_key_alloc12(const struct tls_cipher *c,
+					   const u8 *info)
+{
+	u8 key[32 + GCM_RFC5288_SALT_SIZE];
+	struct crypto_aead *aead;
+
+	if (!c->name12 || !READ_ONCE(tls_key_name12) ||
+	    c->key_size + c->salt_size > sizeof(key))
+		return NULL;
+	memcpy(key, info + tls_cipher_key_off(c), c->key_size);
+	memcpy(key + c->key_size, info + tls_cipher_salt_off(c), c->salt_size);
+	aead = tls_key_alloc(c->name12, key, c->key_size + c->salt_size);
+	memzero_explicit(key, sizeof(key));
+	return IS_ERR(aead) ? NULL : aead;
+}
 
 /**
  * tls_key_init() - set up one direction's keys
@@ -29,20 +80,17 @@ int tls_key_init(struct tls_key *key, const struct tls_cipher *cipher,
 		 const u8 *info)
 {
 	const struct tls_crypto_info *hdr = (const void *)info;
-	struct crypto_aead *aead;
-	int err;
+	struct crypto_aead *aead = NULL;
 
-	aead = crypto_alloc_aead(cipher->name, 0, 0);
+	if (hdr->version == TLS_1_2_VERSION)
+		aead = tls_key_alloc12(cipher, info);
+	key->aad_in_iv = !!aead;
+	if (!aead)
+		aead = tls_key_alloc(cipher->name,
+				     info + tls_cipher_key_off(cipher),
+				     cipher->key_size);
 	if (IS_ERR(aead))
 		return PTR_ERR(aead);
-	err = crypto_aead_setkey(aead, info + tls_cipher_key_off(cipher),
-				 cipher->key_size);
-	if (!err)
-		err = crypto_aead_setauthsize(aead, TLS_CIPHER_TAG_SIZE);
-	if (err) {
-		crypto_free_aead(aead);
-		return err;
-	}
 
 	key->cipher = cipher;
 	key->aead = aead;
@@ -154,6 +202,12 @@ void tls_key_iv(const struct tls_key *key, u8 *iv)
 	unsigned int i;
 
 	memset(iv, 0, TLS_KEY_IV_MAX);
+	if (key->aad_in_iv) {
+		/* the explicit nonce; tls_key_req() adds the AAD */
+		memcpy(iv, key->nonce + key->cipher->salt_size,
+		       GCM_RFC5288_NONCE_SIZE);
+		return;
+	}
 	if (key->cipher->ccm_b0) {
 		iv[0] = key->cipher->ccm_b0;
 		nonce = iv + 1;
@@ -181,9 +235,43 @@ void tls_key_iv_explicit(const struct tls_key *key, u8 *iv, const u8 *explicit)
 	const struct tls_cipher *c = key->cipher;
 
 	tls_key_iv(key, iv);
-	if (key->rule == TLS_NONCE_EXPLICIT)
+	if (key->aad_in_iv)
+		memcpy(iv, explicit, c->iv_size);
+	else if (key->rule == TLS_NONCE_EXPLICIT)
 		memcpy(iv + (c->ccm_b0 ? 1 : 0) + c->salt_size, explicit,
 		       c->iv_size);
+}
+
+/**
+ * tls_key_req() - point a record's AEAD request at its buffers
+ * @key: the direction's keys
+ * @req: the request
+ * @src: scatterlist whose entry 0 is the AAD, followed by the payload
+ * @dst: the same for the destination; may be @src
+ * @cryptlen: bytes to encrypt, or to decrypt including the tag
+ * @iv: the IV from tls_key_iv() or tls_key_iv_explicit()
+ * @aad: the AAD from tls_key_aad(), which entry 0 points at
+ * @aad_len: its length
+ *
+ * When @key->aad_in_iv the AAD goes into @iv instead and entry 0 is left
+ * out: the transform then sees the record's payload and tag only. Calling
+ * this again with the same arguments gives the same request.
+ */
+void tls_key_req(const struct tls_key *key, struct aead_request *req,
+		 struct scatterlist *src, struct scatterlist *dst,
+		 unsigned int cryptlen, u8 *iv, const u8 *aad,
+		 unsigned int aad_len)
+{
+	BUILD_BUG_ON(TLS_KEY_IV_MAX < GCM_RFC5288_IV_SIZE);
+	aead_request_set_tfm(req, key->aead);
+	if (key->aad_in_iv) {
+		memcpy(iv + GCM_RFC5288_NONCE_SIZE, aad, GCM_RFC5288_AAD_SIZE);
+		src++;
+		dst++;
+		aad_len = 0;
+	}
+	aead_request_set_crypt(req, src, dst, cryptlen, iv);
+	aead_request_set_ad(req, aad_len);
 }
 
 /**

@@ -7,8 +7,11 @@
 
 #include "cipher.h"
 
-/* The AEAD IV buffer: CCM's is 16 bytes, the others' 12 */
-#define TLS_KEY_IV_MAX		16
+/*
+ * The AEAD IV buffer: CCM's is 16 bytes, rfc5288's 21 (explicit nonce and
+ * AAD), the others' 12
+ */
+#define TLS_KEY_IV_MAX		24
 /* Largest AAD: TLS 1.2's seq(8) type(1) version(2) length(2) */
 #define TLS_KEY_AAD_MAX		13
 /* Largest record prefix: the header and TLS 1.2's explicit nonce */
@@ -18,6 +21,8 @@
  * struct tls_key - the keys and counters of one direction of a connection
  * @cipher: the cipher's row of the table
  * @aead: the transform, keyed
+ * @aad_in_iv: @aead is @cipher->name12: the AAD goes in the IV, not in
+ *	front of the payload (tls_key_req())
  * @version: TLS_1_2_VERSION or TLS_1_3_VERSION
  * @rule: how record nonces are made
  * @prefix: bytes of a record before its ciphertext: the header, and the
@@ -36,6 +41,7 @@
 struct tls_key {
 	const struct tls_cipher	*cipher;
 	struct crypto_aead	*aead;
+	bool			aad_in_iv;
 	u16			version;
 	enum tls_nonce_rule	rule;
 	u8			prefix;
@@ -57,6 +63,10 @@ unsigned int tls_key_aad(const struct tls_key *key, u8 *aad, u8 type,
 void tls_key_iv(const struct tls_key *key, u8 *iv);
 void tls_key_iv_explicit(const struct tls_key *key, u8 *iv,
 			 const u8 *explicit);
+void tls_key_req(const struct tls_key *key, struct aead_request *req,
+		 struct scatterlist *src, struct scatterlist *dst,
+		 unsigned int cryptlen, u8 *iv, const u8 *aad,
+		 unsigned int aad_len);
 void tls_key_advance(struct tls_key *key);
 
 #endif /* _TLS_KEY_H */

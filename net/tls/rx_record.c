@@ -67,12 +67,11 @@ static int tls_rx_decrypt(struct tls_rx *rx, const struct tls_rx_rec *rec,
 	struct aead_request *req = rx->req;
 	DECLARE_CRYPTO_WAIT(wait);
 
-	aead_request_set_tfm(req, rx->key.aead);
+	tls_key_req(&rx->key, req, src, dst, rec->cryptlen, rx->iv, rx->aad,
+		    rec->aad_len);
 	aead_request_set_callback(req, CRYPTO_TFM_REQ_MAY_BACKLOG |
 				  CRYPTO_TFM_REQ_MAY_SLEEP,
 				  crypto_req_done, &wait);
-	aead_request_set_ad(req, rec->aad_len);
-	aead_request_set_crypt(req, src, dst, rec->cryptlen, rx->iv);
 	return crypto_wait_req(crypto_aead_decrypt(req), &wait);
 }
 

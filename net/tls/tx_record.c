@@ -391,7 +391,8 @@ static void tls_tx_sg_in_place(struct tls_tx *tx, unsigned int aad_len,
 	n = tls_tx_buf_sg(tx->src + 1, buf, tx->key.prefix,
 			  len + inner + TLS_CIPHER_TAG_SIZE);
 	sg_mark_end(&tx->src[n]);
-	aead_request_set_crypt(tx->req, tx->src, tx->src, len + inner, tx->iv);
+	tls_key_req(&tx->key, tx->req, tx->src, tx->src, len + inner, tx->iv,
+		    tx->aad, aad_len);
 }
 
 /* From the spliced pages where they lie, into the record's memory */
@@ -418,7 +419,8 @@ static void tls_tx_sg_from_frags(struct tls_tx *tx, unsigned int aad_len,
 	n = tls_tx_buf_sg(tx->dst + 1, &open->buf, tx->key.prefix,
 			  len + inner + TLS_CIPHER_TAG_SIZE);
 	sg_mark_end(&tx->dst[n]);
-	aead_request_set_crypt(tx->req, tx->src, tx->dst, len + inner, tx->iv);
+	tls_key_req(&tx->key, tx->req, tx->src, tx->dst, len + inner, tx->iv,
+		    tx->aad, aad_len);
 }
 
 /**
@@ -463,11 +465,9 @@ int tls_tx_seal(struct sock *sk, struct tls_tx *tx)
 	else
 		tls_tx_sg_in_place(tx, aad_len, inner);
 
-	aead_request_set_tfm(req, key->aead);
 	aead_request_set_callback(req, CRYPTO_TFM_REQ_MAY_BACKLOG |
 				  CRYPTO_TFM_REQ_MAY_SLEEP,
 				  crypto_req_done, &wait);
-	aead_request_set_ad(req, aad_len);
 	err = crypto_wait_req(crypto_aead_encrypt(req), &wait);
 	if (err) {
 		tls_tx_open_release(open);

@@ -142,8 +142,8 @@ static int rfc5288_init_tfm(struct crypto_aead *tfm)
 		return PTR_ERR(gcm);
 
 	ctx->gcm = gcm;
-	/* room to align the nonce beyond what the request context gets */
-	align = crypto_aead_alignmask(gcm) & ~(crypto_tfm_ctx_alignment() - 1);
+	/* room for rfc5288_nonce() to align the nonce for the inner GCM */
+	align = crypto_aead_alignmask(gcm);
 	crypto_aead_set_reqsize(tfm, sizeof(struct rfc5288_req) +
 				crypto_aead_reqsize(gcm) + align +
 				GCM_AES_IV_SIZE);
@@ -165,25 +165,24 @@ static void rfc5288_free(struct aead_instance *inst)
 
 static int rfc5288_create(struct crypto_template *tmpl, struct rtattr **tb)
 {
-	struct crypto_aead_spawn *spawn;
 	struct aead_instance *inst;
 	struct aead_alg *gcm;
 	u32 mask;
-	int err;
+	int err = crypto_check_attr_type(tb, CRYPTO_ALG_TYPE_AEAD, &mask);
 
-	err = crypto_check_attr_type(tb, CRYPTO_ALG_TYPE_AEAD, &mask);
 	if (err)
 		return err;
-
-	inst = kzalloc(sizeof(*inst) + sizeof(*spawn), GFP_KERNEL);
+	/* the instance, with the spawn of the inner GCM as its context */
+	inst = kzalloc(sizeof(*inst) + sizeof(struct crypto_aead_spawn),
+		       GFP_KERNEL);
 	if (!inst)
 		return -ENOMEM;
-	spawn = aead_instance_ctx(inst);
-	err = crypto_grab_aead(spawn, aead_crypto_instance(inst),
+	err = crypto_grab_aead(aead_instance_ctx(inst),
+			       aead_crypto_instance(inst),
 			       crypto_attr_alg_name(tb[1]), 0, mask);
 	if (err)
 		goto out_free;
-	gcm = crypto_spawn_aead_alg(spawn);
+	gcm = crypto_spawn_aead_alg(aead_instance_ctx(inst));
 
 	/* a GCM: 12-byte nonce, stream cipher, room for a full tag */
 	err = -EINVAL;

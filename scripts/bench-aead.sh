@@ -15,7 +15,7 @@
 #
 # usage: bench-aead.sh [--mib N] [--reps R] [--rr N] [--out DIR]
 #   defaults: 16 MiB, 3 repetitions, 2000 round trips (500 of 16 KiB),
-#   into bench/aead (about 25 minutes)
+#   into bench/aead (about 5 minutes)
 # Needs the series kernel built (make kernel).
 # shellcheck source=scripts/common.sh
 . "$(dirname "$0")/common.sh"

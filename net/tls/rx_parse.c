@@ -208,12 +208,17 @@ static int tls_rx_header(struct sock *sk, const struct tls_key *key)
 /*
  * Would TCP stop taking the peer's bytes before the record is whole? Its
  * receive memory is nearly used up, or the window it offers is down to
- * less than a segment: only a reader consuming bytes opens it again.
+ * less than a segment: only a reader consuming bytes opens it again. Or
+ * it just dropped a segment for want of memory: TCP then schedules an
+ * ACK_NOMEM and calls data_ready before the drop, with the memory use
+ * possibly still under tcp_rmem_pressure()'s mark (the segment did not
+ * fit), and will drop every retransmission alike.
  */
 static bool tls_rx_tcp_squeezed(struct sock *sk)
 {
 	return tcp_rmem_pressure(sk) ||
-	       tcp_receive_window(tcp_sk(sk)) <= inet_csk(sk)->icsk_ack.rcv_mss;
+	       tcp_receive_window(tcp_sk(sk)) <= inet_csk(sk)->icsk_ack.rcv_mss ||
+	       (inet_csk(sk)->icsk_ack.pending & ICSK_ACK_NOMEM);
 }
 
 /* Move what TCP holds of the head record into @rx->part */

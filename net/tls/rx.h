@@ -39,8 +39,9 @@ static inline struct tls_rx_msg *tls_rx_msg(struct sk_buff *skb)
  * @queued: plaintext bytes in @queue not read yet
  * @rec_len: the wire length of the record at the head of TCP's receive
  *	queue once its header is there, 0 before
- * @part: the head record's first @part_len bytes, moved out of TCP
- *	because it was squeezed (rx_parse.c); NULL while TCP holds them.
+ * @part: the head record's first @part_len bytes (or of its header, while
+ *	@rec_len is 0), moved out of TCP because it was squeezed
+ *	(rx_parse.c); NULL while TCP holds them.
  *	Not charged to the socket: it is one record at most.
  * @part_len: bytes in @part
  * @part_wanted: @part could not be allocated where the parser may not

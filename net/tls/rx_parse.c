@@ -19,7 +19,9 @@
  * reader consumes, so a receive buffer too small for the rest of a record
  * would stall the connection for good. When TCP says it is squeezed, the
  * head record moves out of TCP, as it arrives, into a buffer of its own
- * (@rx->part), and is decrypted from there.
+ * (@rx->part), and is decrypted from there. This holds for the first
+ * bytes of a header too: TCP charges them the whole skb they came in,
+ * which can be enough to keep its window shut.
  *
  * All of this runs with the socket owned by the caller, or from the
  * data_ready callback while nobody owns it: TCP's queue does not change
@@ -178,24 +180,34 @@ static int tls_rx_tcp_sg(struct sock *sk, u32 off, u32 len,
 	return n;
 }
 
+/* The most that a full record of @key's cipher takes on the wire */
+static u32 tls_rx_wire_max(const struct tls_key *key)
+{
+	return TLS_MAX_PAYLOAD_SIZE + key->overhead;
+}
+
 /*
- * Check the header at the head of TCP's queue. The order of the checks is
- * part of the interface: an implausible length is reported before a bad
- * version, as the kTLS selftests expect.
+ * Check the header of the head record, whose first bytes may have left
+ * TCP for @rx->part. The order of the checks is part of the interface:
+ * an implausible length is reported before a bad version, as the kTLS
+ * selftests expect.
  *
  * Return: the record's wire length, 0 while the header is incomplete, or
  * a negative errno for a header no sender of these keys could have sent.
  */
-static int tls_rx_header(struct sock *sk, const struct tls_key *key)
+static int tls_rx_header(struct sock *sk, const struct tls_rx *rx)
 {
+	u32 moved = min_t(u32, rx->part_len, TLS_HEADER_SIZE);
+	const struct tls_key *key = &rx->key;
 	u8 hdr[TLS_HEADER_SIZE];
 	unsigned int len;
 
-	if (tls_rx_tcp_copy(sk, 0, hdr, sizeof(hdr)))
+	if (moved && skb_copy_bits(rx->part, 0, hdr, moved))
+		return 0;
+	if (tls_rx_tcp_copy(sk, 0, hdr + moved, sizeof(hdr) - moved))
 		return 0;
 	len = get_unaligned_be16(hdr + 3);
-	/* the most that a full record of this cipher takes */
-	if (len > TLS_MAX_PAYLOAD_SIZE + key->overhead - TLS_HEADER_SIZE)
+	if (len > tls_rx_wire_max(key) - TLS_HEADER_SIZE)
 		return -EMSGSIZE;
 	/* the least: an empty record */
 	if (len < key->overhead - TLS_HEADER_SIZE)
@@ -221,10 +233,14 @@ static bool tls_rx_tcp_squeezed(struct sock *sk)
 	       (inet_csk(sk)->icsk_ack.pending & ICSK_ACK_NOMEM);
 }
 
-/* Move what TCP holds of the head record into @rx->part */
+/*
+ * Move what TCP holds of the head record into @rx->part: up to its end,
+ * or up to the end of its header while its length is unknown.
+ */
 static void tls_rx_part_fill(struct sock *sk, struct tls_rx *rx)
 {
-	u32 n = min_t(u32, tcp_inq(sk), rx->rec_len - rx->part_len);
+	u32 end = rx->rec_len ?: TLS_HEADER_SIZE;
+	u32 n = min_t(u32, tcp_inq(sk), end - rx->part_len);
 
 	if (!n || tls_rx_tcp_copy_skb(sk, 0, rx->part, rx->part_len, n))
 		return;
@@ -232,7 +248,12 @@ static void tls_rx_part_fill(struct sock *sk, struct tls_rx *rx)
 	WRITE_ONCE(rx->part_len, rx->part_len + n);
 }
 
-/* A partial head record in a squeezed TCP: take it out of TCP */
+/*
+ * A partial head record, or header, in a squeezed TCP: take it out of
+ * TCP. Before the header is whole, @rx->part is sized for the longest
+ * record; only its first @rx->rec_len bytes are used once the length is
+ * known.
+ */
 static void tls_rx_squeeze(struct sock *sk, struct tls_rx *rx, gfp_t gfp)
 {
 	bool want;
@@ -242,10 +263,11 @@ static void tls_rx_squeeze(struct sock *sk, struct tls_rx *rx, gfp_t gfp)
 		return;
 	}
 	if (!rx->part) {
-		want = tls_rx_tcp_squeezed(sk);
+		want = tcp_inq(sk) && tls_rx_tcp_squeezed(sk);
 		/* the length is checked: this is at most one record */
 		if (want)
-			rx->part = tls_rx_skb_alloc(rx->rec_len,
+			rx->part = tls_rx_skb_alloc(rx->rec_len ?:
+						    tls_rx_wire_max(&rx->key),
 						    gfp | __GFP_NOWARN);
 		/*
 		 * A squeezed TCP may get no further segment to call us
@@ -276,9 +298,7 @@ void tls_rx_parse(struct sock *sk, struct tls_rx *rx, gfp_t gfp)
 	if (rx->stopped)
 		return;
 	if (!rx->rec_len) {
-		ret = tls_rx_header(sk, &rx->key);
-		if (!ret)
-			return;
+		ret = tls_rx_header(sk, rx);
 		if (ret < 0) {
 			WRITE_ONCE(rx->stopped, true);
 			if (ret == -EBADMSG)
@@ -287,7 +307,8 @@ void tls_rx_parse(struct sock *sk, struct tls_rx *rx, gfp_t gfp)
 			sk_error_report(sk);
 			return;
 		}
-		WRITE_ONCE(rx->rec_len, ret);
+		if (ret)
+			WRITE_ONCE(rx->rec_len, ret);
 	}
 	tls_rx_squeeze(sk, rx, gfp);
 }

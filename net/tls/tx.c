@@ -22,6 +22,9 @@
 #include "stat.h"
 #include "tx.h"
 
+/* Fewest bytes of the caller's pages worth pinning (tls_tx_pin_ok()) */
+#define TLS_TX_PIN_MIN	2048
+
 #define TLS_TX_FLAGS	(MSG_MORE | MSG_DONTWAIT | MSG_NOSIGNAL | MSG_EOR | \
 			 MSG_SPLICE_PAGES | MSG_CMSG_COMPAT | \
 			 MSG_SENDPAGE_NOPOLICY)
@@ -131,15 +134,38 @@ static int tls_tx_cmsg(struct msghdr *msg, int *type)
 	return 0;
 }
 
+/*
+ * May the caller's pages be the plaintext of a record, instead of a copy?
+ * When they fill a whole record, or end one with the send, of at least
+ * TLS_TX_PIN_MIN bytes (at fewer, a copy costs about what pinning does),
+ * and nothing waits that could keep the record from being sealed before
+ * the send returns.
+ */
+static bool tls_tx_pin_ok(const struct tls_tx *tx, struct msghdr *msg,
+			  size_t len)
+{
+	if (!user_backed_iter(&msg->msg_iter) || len < TLS_TX_PIN_MIN ||
+	    tx->open.len || tx->open.nr || tls_tx_pending(tx))
+		return false;
+	return len == TLS_MAX_PAYLOAD_SIZE ||
+	       (len == msg_data_left(msg) && !(msg->msg_flags & MSG_MORE));
+}
+
 /* Take plaintext into the open record, at most what it has room for */
 static int tls_tx_fill(struct sock *sk, struct tls_tx *tx, struct msghdr *msg)
 {
 	size_t len = min_t(size_t, msg_data_left(msg),
 			   TLS_MAX_PAYLOAD_SIZE - tx->open.len);
+	int n;
 
 	if ((msg->msg_flags & MSG_SPLICE_PAGES) &&
 	    iov_iter_is_bvec(&msg->msg_iter))
 		return tls_tx_take(tx, msg, len);
+	if (tls_tx_pin_ok(tx, msg, len)) {
+		n = tls_tx_pin(sk, tx, msg, len);
+		if (n)
+			return n;
+	}
 	return tls_tx_copy(sk, tx, msg, len);
 }
 

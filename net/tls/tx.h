@@ -39,8 +39,10 @@ struct tls_tx_buf {
  * @buf: the record's own memory: the prefix, then the plaintext that
  *	write() and sendmsg() copied in. Sealing encrypts it in place.
  * @frags: the plaintext instead, once pages were spliced in (sendfile(),
- *	splice(), MSG_SPLICE_PAGES): those are referenced, never copied,
- *	and sealing encrypts from them into a fresh buffer
+ *	splice(), MSG_SPLICE_PAGES), or the caller's own pages for a record
+ *	sealed before its send returns (tls_tx_pin()): those are
+ *	referenced, never copied, and sealing encrypts from them into a
+ *	fresh buffer
  * @nr: frags in use; 0 while the plaintext is in @buf
  * @len: plaintext bytes
  * @type: the record's content type
@@ -128,6 +130,8 @@ int tls_tx_flush(struct sock *sk, struct tls_tx *tx, long timeo);
 int tls_tx_copy(struct sock *sk, struct tls_tx *tx, struct msghdr *msg,
 		size_t len);
 int tls_tx_take(struct tls_tx *tx, struct msghdr *msg, size_t len);
+int tls_tx_pin(struct sock *sk, struct tls_tx *tx, struct msghdr *msg,
+	       size_t len);
 int tls_tx_seal(struct sock *sk, struct tls_tx *tx);
 bool tls_tx_full(struct tls_tx *tx);
 int tls_tx_abort(struct sock *sk, struct tls_tx *tx, int err);

@@ -7,7 +7,9 @@
  * copied once, straight into the record's own memory, after room for the
  * header; sealing encrypts them in place, and the record is ready to go.
  * Pages spliced in are referenced as they are; sealing reads them where
- * they lie and writes the ciphertext into fresh record memory.
+ * they lie and writes the ciphertext into fresh record memory. So are the
+ * caller's own pages when a send fills a whole record, or ends one, and
+ * that record is sealed before the send returns: the copy is left out.
  *
  * Record memory comes from a page fragment of the TX path's own, in
  * compound pages, the way TCP fills its skbs: a record is one or two
@@ -281,6 +283,121 @@ int tls_tx_take(struct tls_tx *tx, struct msghdr *msg, size_t len)
 	return done;
 }
 
+/* Total bytes of @buf's pieces */
+static unsigned int tls_tx_buf_size(const struct tls_tx_buf *buf)
+{
+	unsigned int i, size = 0;
+
+	for (i = 0; i < buf->nr; i++)
+		size += buf->seg[i].bv_len;
+	return size;
+}
+
+/*
+ * Shrink @buf back to @size bytes after a failed grow; the fragment gets
+ * back what is still at its end.
+ */
+static void tls_tx_buf_trim(struct tls_tx *tx, struct tls_tx_buf *buf,
+			    unsigned int size)
+{
+	unsigned int over = tls_tx_buf_size(buf) - size;
+
+	while (over) {
+		struct bio_vec *last = &buf->seg[buf->nr - 1];
+		unsigned int n = min(over, last->bv_len);
+
+		if (tls_tx_frag_follows(&tx->frag, last))
+			tx->frag.offset -= n;
+		last->bv_len -= n;
+		over -= n;
+		if (!last->bv_len)
+			put_page(buf->seg[--buf->nr].bv_page);
+	}
+}
+
+/* Record memory sealing needs for @len bytes of plaintext */
+static unsigned int tls_tx_seal_size(const struct tls_tx *tx,
+				     unsigned int len)
+{
+	unsigned int inner = tx->key.version == TLS_1_3_VERSION ? 1 : 0;
+
+	return tx->key.prefix + len + inner + TLS_CIPHER_TAG_SIZE;
+}
+
+/* Give the frags' pages back, and forget them */
+static void tls_tx_frags_put(struct tls_tx_open *open)
+{
+	while (open->nr)
+		put_page(open->frags[--open->nr].bv_page);
+}
+
+/* Reference up to @len bytes of the caller's pages as frags; return how many */
+static size_t tls_tx_pin_pages(struct tls_tx_open *open, struct msghdr *msg,
+			       size_t len)
+{
+	struct page *pages[TLS_TX_FRAGS];
+	size_t done = 0, off;
+	unsigned int i;
+	ssize_t n;
+
+	while (done < len && open->nr < TLS_TX_FRAGS) {
+		n = iov_iter_get_pages2(&msg->msg_iter, pages, len - done,
+					TLS_TX_FRAGS - open->nr, &off);
+		if (n <= 0)
+			break;
+		done += n;
+		for (i = 0; n; i++) {
+			size_t k = min_t(size_t, n, PAGE_SIZE - off);
+
+			bvec_set_page(&open->frags[open->nr++], pages[i], k,
+				      off);
+			n -= k;
+			off = 0;
+		}
+	}
+	return done;
+}
+
+/**
+ * tls_tx_pin() - reference the caller's pages as the open record's plaintext
+ * @sk: the socket, locked
+ * @tx: its TX state: the open record is empty and no sealed record waits
+ * @msg: the caller's message, in user memory
+ * @len: bytes to take: they close the record before the send returns
+ *
+ * Sealing then reads the plaintext where the caller has it, which saves
+ * copying it first. It must happen before the send returns, as the caller
+ * may write to its pages afterwards: so the memory sealing needs is taken
+ * here, and nothing can leave the record waiting.
+ *
+ * Return: @len; 0 when the pages could not all be had (the caller copies
+ * instead); or -ENOMEM.
+ */
+int tls_tx_pin(struct sock *sk, struct tls_tx *tx, struct msghdr *msg,
+	       size_t len)
+{
+	struct tls_tx_open *open = &tx->open;
+	unsigned int size = tls_tx_buf_size(&open->buf);
+	size_t done;
+	int err;
+
+	err = tls_tx_buf_grow(sk, tx, &open->buf,
+			      tls_tx_seal_size(tx, len) - size);
+	if (err) {
+		tls_tx_buf_trim(tx, &open->buf, size);
+		return err;
+	}
+	done = tls_tx_pin_pages(open, msg, len);
+	if (done < len) {
+		iov_iter_revert(&msg->msg_iter, done);
+		tls_tx_frags_put(open);
+		tls_tx_buf_trim(tx, &open->buf, size);
+		return 0;
+	}
+	open->len = len;
+	return len;
+}
+
 /**
  * tls_tx_abort() - end the TX path with an error
  * @sk: the socket, locked
@@ -320,55 +437,22 @@ static unsigned int tls_tx_buf_sg(struct scatterlist *sg,
 	return n;
 }
 
-/* Total bytes of @buf's pieces */
-static unsigned int tls_tx_buf_size(const struct tls_tx_buf *buf)
-{
-	unsigned int i, size = 0;
-
-	for (i = 0; i < buf->nr; i++)
-		size += buf->seg[i].bv_len;
-	return size;
-}
-
-/*
- * Shrink @buf back to @size bytes after a failed grow; the fragment gets
- * back what is still at its end.
- */
-static void tls_tx_buf_trim(struct tls_tx *tx, struct tls_tx_buf *buf,
-			    unsigned int size)
-{
-	unsigned int over = tls_tx_buf_size(buf) - size;
-
-	while (over) {
-		struct bio_vec *last = &buf->seg[buf->nr - 1];
-		unsigned int n = min(over, last->bv_len);
-
-		if (tls_tx_frag_follows(&tx->frag, last))
-			tx->frag.offset -= n;
-		last->bv_len -= n;
-		over -= n;
-		if (!last->bv_len)
-			put_page(buf->seg[--buf->nr].bv_page);
-	}
-}
-
 /*
  * Record memory for sealing. Copied plaintext is encrypted where it lies,
  * so its buffer only grows by TLS 1.3's inner type and the tag; spliced
- * plaintext needs a whole record's worth. On failure nothing changed.
+ * plaintext needs a whole record's worth, which tls_tx_pin() took already
+ * for the caller's pages. On failure nothing changed.
  */
-static int tls_tx_seal_mem(struct sock *sk, struct tls_tx *tx,
-			   unsigned int inner)
+static int tls_tx_seal_mem(struct sock *sk, struct tls_tx *tx)
 {
-	struct tls_tx_open *open = &tx->open;
-	struct tls_tx_buf *buf = &open->buf;
+	struct tls_tx_buf *buf = &tx->open.buf;
 	unsigned int size = tls_tx_buf_size(buf);
-	unsigned int need = inner + TLS_CIPHER_TAG_SIZE;
+	unsigned int need = tls_tx_seal_size(tx, tx->open.len);
 	int err;
 
-	if (open->nr || !buf->nr)
-		need += tx->key.prefix + (open->nr ? open->len : 0);
-	err = tls_tx_buf_grow(sk, tx, buf, need);
+	if (need <= size)
+		return 0;
+	err = tls_tx_buf_grow(sk, tx, buf, need - size);
 	if (err)
 		tls_tx_buf_trim(tx, buf, size);
 	return err;
@@ -451,7 +535,7 @@ int tls_tx_seal(struct sock *sk, struct tls_tx *tx)
 	if (key->exhausted)
 		return tls_tx_abort(sk, tx, -EBADMSG);
 	inner = key->version == TLS_1_3_VERSION ? 1 : 0;
-	err = tls_tx_seal_mem(sk, tx, inner);
+	err = tls_tx_seal_mem(sk, tx);
 	if (err)
 		return err;
 

@@ -32,6 +32,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1665,6 +1666,101 @@ TEST_F(tx, nonblock_fill)
 	close(tx);
 	expect_eof(_metadata, p.fd);
 	close(p.fd);
+	free(buf);
+}
+
+/*
+ * A send's bytes are on their way once it returns, whatever the caller
+ * does with its buffer next: whole records are sealed straight from the
+ * caller's pages, so none may be left waiting on them. Non-blocking
+ * sends of several records each into a peer that does not read, until
+ * one takes nothing, each followed by writing other bytes into the
+ * buffer; then the peer reads what the sends reported taken.
+ */
+TEST_F(tx, buffer_reused_after_send)
+{
+	const size_t chunk = 3 * MAX_PLAIN + 100;
+	unsigned char *buf = malloc(chunk), *sent = malloc(FILL_MAX);
+	size_t len = 0;
+	__u32 seed = 1;
+	struct peer p;
+	ssize_t n;
+	int tx;
+
+	ASSERT_NE(buf, NULL);
+	ASSERT_NE(sent, NULL);
+	tls_pair(_metadata, SMALL_BUF, SMALL_BUF, &self->k, &tx, &p);
+	for (;;) {
+		fill(buf, chunk, seed++);
+		n = send(tx, buf, chunk, MSG_DONTWAIT);
+		if (n < 0)
+			break;
+		ASSERT_LE(len + n, FILL_MAX);
+		memcpy(sent + len, buf, n);
+		len += n;
+	}
+	ASSERT_EQ(errno, EAGAIN);
+	ASSERT_GE(len, MAX_PLAIN);
+	memset(buf, 0, chunk);
+	drain(_metadata, &p, sent, len);
+	close(tx);
+	expect_eof(_metadata, p.fd);
+	close(p.fd);
+	free(sent);
+	free(buf);
+}
+
+/*
+ * One record gathered from a few pieces, which the kernel may reference
+ * where they are, and from more pieces than a record can reference,
+ * which it copies.
+ */
+TEST_F(tx, writev_pieces)
+{
+	static const int counts[] = { 3, 64 };
+	unsigned char *buf = malloc(MAX_PLAIN);
+	struct iovec iov[64];
+	size_t piece, off;
+	unsigned int i;
+	int j;
+
+	ASSERT_NE(buf, NULL);
+	for (i = 0; i < ARRAY_SIZE(counts); i++) {
+		fill(buf, MAX_PLAIN, counts[i]);
+		piece = MAX_PLAIN / counts[i];
+		for (j = 0, off = 0; j < counts[i]; j++, off += piece) {
+			iov[j].iov_base = buf + off;
+			iov[j].iov_len = j == counts[i] - 1 ? MAX_PLAIN - off :
+							      piece;
+		}
+		ASSERT_EQ(writev(self->tx, iov, counts[i]), MAX_PLAIN);
+		expect_record(_metadata, &self->p, TYPE_DATA, buf, MAX_PLAIN);
+	}
+	expect_marker(_metadata, self->tx, &self->p);
+	free(buf);
+}
+
+/*
+ * A fault part way through a record's worth of bytes: the bytes before
+ * it are taken and the send says how many; they reach the peer, in the
+ * record the next send ends.
+ */
+TEST_F(tx, fault_part_way)
+{
+	const size_t good = 10000;
+	unsigned char *buf = malloc(good + 3);
+	struct iovec iov[2];
+
+	ASSERT_NE(buf, NULL);
+	fill(buf, good, 7);
+	memcpy(buf + good, "END", 3);
+	iov[0].iov_base = buf;
+	iov[0].iov_len = good;
+	iov[1].iov_base = (void *)16;
+	iov[1].iov_len = MAX_PLAIN - good;
+	ASSERT_EQ(writev(self->tx, iov, 2), good);
+	ASSERT_EQ(send(self->tx, "END", 3, 0), 3);
+	drain(_metadata, &self->p, buf, good + 3);
 	free(buf);
 }
 

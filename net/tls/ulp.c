@@ -138,14 +138,14 @@ static void tls_ulp_update(struct sock *sk, struct proto *p,
 }
 
 struct tcp_ulp_ops tls_ulp_ops __read_mostly = {
-	/* setsockopt(TCP_ULP, "tls") finds it by name, and attaches */
-	.name		= "tls",
 	.owner		= THIS_MODULE,
-	.init		= tls_ulp_init,
-	/* the core's and sockmap's calls on an attached socket */
-	.release	= tls_ulp_release,
-	.update		= tls_ulp_update,
+	/* setsockopt(TCP_ULP, "tls") finds it by name */
+	.name		= "tls",
 	/* sock_diag's INET_ULP_INFO_TLS (diag.c) */
 	.get_info	= tls_diag_get_info,
 	.get_info_size	= tls_diag_get_info_size,
+	/* attaching, then the core's and sockmap's calls once attached */
+	.init		= tls_ulp_init,
+	.release	= tls_ulp_release,
+	.update		= tls_ulp_update,
 };

@@ -51,7 +51,7 @@
 
 args=("$@")
 usage="usage: bench.sh [--smoke] [--mib N] [--reps R] [--rr N] [--cpus N] [--out DIR] [FLAVOUR...]"
-flavours=() mib=128 reps=3 rr=10000 cpus=1 mode=full out=
+flavours=() mib=256 reps=3 rr=10000 cpus=1 mode=full out=
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--smoke) mib=4 reps=1 rr=200 mode=smoke ;;

@@ -63,7 +63,7 @@ need_pkgs() {
 
 # Packages every kernel build needs.
 BUILD_PKGS=(gcc make flex bison bc libelf-dev libssl-dev ccache cpio
-	    python3 perl git xz-utils kmod)
+	    python3 perl git xz-utils kmod rsync)
 
 # Mirror: the files our series creates, or rewrites wholesale, also stand in
 # the repo at their kernel paths (exported, never edited by hand). Created

@@ -217,7 +217,7 @@ fail:
 	return ERR_PTR(tls_rx_failed(sk, err == -ENOMEM ? err : -EBADMSG));
 }
 
-/* Pin the reader's pages for @len bytes and point @rx->dst at them */
+/* Reference the reader's pages for @len bytes, point @rx->dst at them */
 static int tls_rx_dst_user(struct tls_rx *rx, struct msghdr *msg,
 			   unsigned int aad_len, size_t len,
 			   struct page **pages, unsigned int *npages)

@@ -22,8 +22,11 @@
 #include "stat.h"
 #include "tx.h"
 
-/* Fewest bytes of the caller's pages worth pinning (tls_tx_pin_ok()) */
-#define TLS_TX_PIN_MIN	2048
+/*
+ * Fewest bytes worth borrowing the caller's pages for (tls_tx_borrow_ok()):
+ * at fewer, a copy costs about what taking the page references does
+ */
+#define TLS_TX_BORROW_MIN	2048
 
 #define TLS_TX_FLAGS	(MSG_MORE | MSG_DONTWAIT | MSG_NOSIGNAL | MSG_EOR | \
 			 MSG_SPLICE_PAGES | MSG_CMSG_COMPAT | \
@@ -137,15 +140,18 @@ static int tls_tx_cmsg(struct msghdr *msg, int *type)
 /*
  * May the caller's pages be the plaintext of a record, instead of a copy?
  * When they fill a whole record, or end one with the send, of at least
- * TLS_TX_PIN_MIN bytes (at fewer, a copy costs about what pinning does),
- * and nothing waits that could keep the record from being sealed before
- * the send returns.
+ * TLS_TX_BORROW_MIN bytes, and nothing waits that could keep the record
+ * from being sealed before the send returns. Not under CCM: it reads the
+ * plaintext twice (CBC-MAC, then CTR), so pages that another thread
+ * writes during the send could give a record whose tag does not match;
+ * GCM and ChaCha20-Poly1305 read it once, and so does a copy.
  */
-static bool tls_tx_pin_ok(const struct tls_tx *tx, struct msghdr *msg,
-			  size_t len)
+static bool tls_tx_borrow_ok(const struct tls_tx *tx, struct msghdr *msg,
+			     size_t len)
 {
-	if (!user_backed_iter(&msg->msg_iter) || len < TLS_TX_PIN_MIN ||
-	    tx->open.len || tx->open.nr || tls_tx_pending(tx))
+	if (!user_backed_iter(&msg->msg_iter) || len < TLS_TX_BORROW_MIN ||
+	    tx->key.cipher->ccm_b0 || tx->open.len || tx->open.nr ||
+	    tls_tx_pending(tx))
 		return false;
 	return len == TLS_MAX_PAYLOAD_SIZE ||
 	       (len == msg_data_left(msg) && !(msg->msg_flags & MSG_MORE));
@@ -161,8 +167,8 @@ static int tls_tx_fill(struct sock *sk, struct tls_tx *tx, struct msghdr *msg)
 	if ((msg->msg_flags & MSG_SPLICE_PAGES) &&
 	    iov_iter_is_bvec(&msg->msg_iter))
 		return tls_tx_take(tx, msg, len);
-	if (tls_tx_pin_ok(tx, msg, len)) {
-		n = tls_tx_pin(sk, tx, msg, len);
+	if (tls_tx_borrow_ok(tx, msg, len)) {
+		n = tls_tx_borrow(sk, tx, msg, len);
 		if (n)
 			return n;
 	}

@@ -37,10 +37,11 @@ struct tls_tx_buf {
 /**
  * struct tls_tx_open - the record being filled with plaintext
  * @buf: the record's own memory: the prefix, then the plaintext that
- *	write() and sendmsg() copied in. Sealing encrypts it in place.
+ *	write() and sendmsg() copied in, which sealing encrypts in place;
+ *	with @frags, the memory sealing encrypts them into
  * @frags: the plaintext instead, once pages were spliced in (sendfile(),
  *	splice(), MSG_SPLICE_PAGES), or the caller's own pages for a record
- *	sealed before its send returns (tls_tx_pin()): those are
+ *	sealed before its send returns (tls_tx_borrow()): those are
  *	referenced, never copied, and sealing encrypts from them into a
  *	fresh buffer
  * @nr: frags in use; 0 while the plaintext is in @buf
@@ -130,8 +131,8 @@ int tls_tx_flush(struct sock *sk, struct tls_tx *tx, long timeo);
 int tls_tx_copy(struct sock *sk, struct tls_tx *tx, struct msghdr *msg,
 		size_t len);
 int tls_tx_take(struct tls_tx *tx, struct msghdr *msg, size_t len);
-int tls_tx_pin(struct sock *sk, struct tls_tx *tx, struct msghdr *msg,
-	       size_t len);
+int tls_tx_borrow(struct sock *sk, struct tls_tx *tx, struct msghdr *msg,
+		  size_t len);
 int tls_tx_seal(struct sock *sk, struct tls_tx *tx);
 bool tls_tx_full(struct tls_tx *tx);
 int tls_tx_abort(struct sock *sk, struct tls_tx *tx, int err);

@@ -34,14 +34,17 @@ void tls_tx_buf_release(struct tls_tx_buf *buf)
 	buf->sent = 0;
 }
 
+/* Give the frags' pages back, and forget them */
+static void tls_tx_frags_put(struct tls_tx_open *open)
+{
+	while (open->nr)
+		put_page(open->frags[--open->nr].bv_page);
+}
+
 void tls_tx_open_release(struct tls_tx_open *open)
 {
-	unsigned int i;
-
-	for (i = 0; i < open->nr; i++)
-		put_page(open->frags[i].bv_page);
+	tls_tx_frags_put(open);
 	tls_tx_buf_release(&open->buf);
-	open->nr = 0;
 	open->len = 0;
 	open->eor = false;
 }
@@ -315,25 +318,26 @@ static void tls_tx_buf_trim(struct tls_tx *tx, struct tls_tx_buf *buf,
 	}
 }
 
+/* Bytes after the plaintext that are sealed with it: TLS 1.3's type */
+static unsigned int tls_tx_inner_len(const struct tls_tx *tx)
+{
+	return tx->key.version == TLS_1_3_VERSION ? 1 : 0;
+}
+
 /* Record memory sealing needs for @len bytes of plaintext */
 static unsigned int tls_tx_seal_size(const struct tls_tx *tx,
 				     unsigned int len)
 {
-	unsigned int inner = tx->key.version == TLS_1_3_VERSION ? 1 : 0;
-
-	return tx->key.prefix + len + inner + TLS_CIPHER_TAG_SIZE;
+	return tx->key.prefix + len + tls_tx_inner_len(tx) +
+	       TLS_CIPHER_TAG_SIZE;
 }
 
-/* Give the frags' pages back, and forget them */
-static void tls_tx_frags_put(struct tls_tx_open *open)
-{
-	while (open->nr)
-		put_page(open->frags[--open->nr].bv_page);
-}
-
-/* Reference up to @len bytes of the caller's pages as frags; return how many */
-static size_t tls_tx_pin_pages(struct tls_tx_open *open, struct msghdr *msg,
-			       size_t len)
+/*
+ * Take references on up to @len bytes of the caller's pages as frags;
+ * return how many bytes
+ */
+static size_t tls_tx_borrow_pages(struct tls_tx_open *open,
+				  struct msghdr *msg, size_t len)
 {
 	struct page *pages[TLS_TX_FRAGS];
 	size_t done = 0, off;
@@ -359,22 +363,24 @@ static size_t tls_tx_pin_pages(struct tls_tx_open *open, struct msghdr *msg,
 }
 
 /**
- * tls_tx_pin() - reference the caller's pages as the open record's plaintext
+ * tls_tx_borrow() - take the caller's pages as the open record's plaintext
  * @sk: the socket, locked
  * @tx: its TX state: the open record is empty and no sealed record waits
  * @msg: the caller's message, in user memory
  * @len: bytes to take: they close the record before the send returns
  *
  * Sealing then reads the plaintext where the caller has it, which saves
- * copying it first. It must happen before the send returns, as the caller
- * may write to its pages afterwards: so the memory sealing needs is taken
- * here, and nothing can leave the record waiting.
+ * copying it first. The pages are only borrowed: they are referenced
+ * (iov_iter_get_pages2(), as for any read of user memory that ends with
+ * the syscall), and sealing must be over before the send returns, as the
+ * caller may write to them afterwards. So the memory sealing needs is
+ * taken here, and nothing can leave the record waiting.
  *
  * Return: @len; 0 when the pages could not all be had (the caller copies
  * instead); or -ENOMEM.
  */
-int tls_tx_pin(struct sock *sk, struct tls_tx *tx, struct msghdr *msg,
-	       size_t len)
+int tls_tx_borrow(struct sock *sk, struct tls_tx *tx, struct msghdr *msg,
+		  size_t len)
 {
 	struct tls_tx_open *open = &tx->open;
 	unsigned int size = tls_tx_buf_size(&open->buf);
@@ -387,7 +393,7 @@ int tls_tx_pin(struct sock *sk, struct tls_tx *tx, struct msghdr *msg,
 		tls_tx_buf_trim(tx, &open->buf, size);
 		return err;
 	}
-	done = tls_tx_pin_pages(open, msg, len);
+	done = tls_tx_borrow_pages(open, msg, len);
 	if (done < len) {
 		iov_iter_revert(&msg->msg_iter, done);
 		tls_tx_frags_put(open);
@@ -440,7 +446,7 @@ static unsigned int tls_tx_buf_sg(struct scatterlist *sg,
 /*
  * Record memory for sealing. Copied plaintext is encrypted where it lies,
  * so its buffer only grows by TLS 1.3's inner type and the tag; spliced
- * plaintext needs a whole record's worth, which tls_tx_pin() took already
+ * plaintext needs a whole record's worth, which tls_tx_borrow() took already
  * for the caller's pages. On failure nothing changed.
  */
 static int tls_tx_seal_mem(struct sock *sk, struct tls_tx *tx)
@@ -479,7 +485,12 @@ static void tls_tx_sg_in_place(struct tls_tx *tx, unsigned int aad_len,
 		    tx->aad, aad_len);
 }
 
-/* From the spliced pages where they lie, into the record's memory */
+/*
+ * From the frags where they lie (spliced pages, or the caller's borrowed
+ * ones), into the record's memory: AAD, plaintext, TLS 1.3's type byte in
+ * the source; AAD, then ciphertext and tag after the prefix in the
+ * destination.
+ */
 static void tls_tx_sg_from_frags(struct tls_tx *tx, unsigned int aad_len,
 				 unsigned int inner)
 {
@@ -532,9 +543,12 @@ int tls_tx_seal(struct sock *sk, struct tls_tx *tx)
 	u8 *prefix;
 	int err;
 
-	if (key->exhausted)
+	/* the record can never go: drop it, and any page it borrowed */
+	if (key->exhausted) {
+		tls_tx_open_release(open);
 		return tls_tx_abort(sk, tx, -EBADMSG);
-	inner = key->version == TLS_1_3_VERSION ? 1 : 0;
+	}
+	inner = tls_tx_inner_len(tx);
 	err = tls_tx_seal_mem(sk, tx);
 	if (err)
 		return err;

@@ -15,7 +15,8 @@
  * The two large vectors are a page and a byte long, not a whole TLS
  * record: testmgr gives each scatterlist entry at most two pages, so a
  * vector must fit in 8 KiB. Records of 2^14 and 2^14 + 1 bytes are checked
- * through kTLS instead, against OpenSSL (tools/testing/selftests/net/tls).
+ * against OpenSSL by the kTLS selftests instead: through kTLS, and driver
+ * by driver through AF_ALG (tools/testing/selftests/net/tls/aead.c).
  * The array printed (without its leading comment) is
  * aes_gcm_rfc5288_tv_template in crypto/testmgr.h.
  *

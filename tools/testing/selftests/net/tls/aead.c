@@ -18,6 +18,9 @@
  * exactly 2, and closing them gives both references back. The algorithm
  * in use for a name is its non-internal entry with the highest priority;
  * the tests log its driver.
+ *
+ * The last test takes every rfc5288(gcm(aes)) driver through AF_ALG, up
+ * to records longer than testmgr's vectors can be, against libcrypto.
  */
 
 #define _GNU_SOURCE
@@ -40,6 +43,7 @@
 #include <linux/if_alg.h>
 #include <linux/tls.h>
 #include <linux/types.h>
+#include <openssl/evp.h>
 
 #include "../../kselftest_harness.h"
 
@@ -56,8 +60,13 @@
 #define AESNI_PREFIX	"rfc5288-gcm-aesni"
 /* The template over the C implementations of GCM */
 #define GENERIC		"rfc5288(gcm_base(ctr(aes-generic),ghash-generic))"
+/* The template over the AES-NI gcm(aes) */
+#define OVER_AESNI	"rfc5288(generic-gcm-aesni)"
 #ifndef AF_ALG
 #define AF_ALG 38
+#endif
+#ifndef SOL_ALG
+#define SOL_ALG 279
 #endif
 
 /* Timeout of a blocking recv: a record that never comes fails soon. */
@@ -585,6 +594,258 @@ TEST_F(aead, mixed_paths_interoperate)
 	transfer(_metadata, self->rx, self->tx);
 	close_pair(&self->tx, &self->rx);
 	EXPECT_EQ(wait_refcnt(_metadata, RFC5288, rfc0), rfc0);
+}
+
+/* ---- every driver against OpenSSL, through AF_ALG ---------------------- */
+
+/*
+ * testmgr's vectors stop at a page and a byte: a test buffer there is two
+ * pages. Here each rfc5288(gcm(aes)) driver the kernel has (the template
+ * over the C GCM, the template over the best gcm(aes), and the x86 ones)
+ * seals and opens up to a whole TLS 1.3 inner plaintext, 2^14 + 1 bytes,
+ * through an AF_ALG socket bound to the driver's name, and must give
+ * exactly OpenSSL's AES-GCM record, computed here from the same inputs.
+ */
+
+#define ALG_IV_SIZE	21	/* explicit nonce (8) || TLS 1.2 AAD (13) */
+#define ALG_TAG_SIZE	16
+#define ALG_MAX_PLAIN	(16384 + 1)
+#define MAX_DRIVERS	16
+
+static const size_t alg_sizes[] = { 0, 1, 4096, 16384, ALG_MAX_PLAIN };
+static const unsigned int alg_keylens[] = { 16, 24, 32 };
+
+struct alg_case {
+	unsigned char key[32 + 4];	/* AES key || 4-byte salt */
+	unsigned int keylen;		/* of the AES key alone */
+	unsigned char iv[ALG_IV_SIZE];
+	unsigned char plain[ALG_MAX_PLAIN];
+	size_t len;
+};
+
+static void alg_case_init(struct alg_case *c, unsigned int keylen, size_t len)
+{
+	unsigned char *aad = c->iv + 8;
+
+	c->keylen = keylen;
+	c->len = len;
+	fill(c->key, keylen + 4, 300 + keylen);
+	fill(c->iv, 8, 400 + len);		/* explicit nonce */
+	fill(aad, 8, 500 + len);		/* sequence number */
+	aad[8] = 23;				/* application_data */
+	aad[9] = 3;
+	aad[10] = 3;
+	aad[11] = len >> 8;
+	aad[12] = len & 0xff;
+	fill(c->plain, len, 600 + len);
+}
+
+/* OpenSSL's record: nonce salt || explicit nonce, the 13 bytes as AAD. */
+static void openssl_seal(struct __test_metadata *_metadata,
+			 const struct alg_case *c, unsigned char *out)
+{
+	const EVP_CIPHER *cipher = c->keylen == 16 ? EVP_aes_128_gcm() :
+				   c->keylen == 24 ? EVP_aes_192_gcm() :
+						     EVP_aes_256_gcm();
+	unsigned char nonce[12];
+	EVP_CIPHER_CTX *ctx;
+	int n = 0, fin = 0;
+
+	memcpy(nonce, c->key + c->keylen, 4);
+	memcpy(nonce + 4, c->iv, 8);
+	ctx = EVP_CIPHER_CTX_new();
+	ASSERT_NE(ctx, NULL);
+	ASSERT_EQ(EVP_EncryptInit_ex(ctx, cipher, NULL, c->key, nonce), 1);
+	ASSERT_EQ(EVP_EncryptUpdate(ctx, NULL, &n, c->iv + 8, 13), 1);
+	ASSERT_EQ(EVP_EncryptUpdate(ctx, out, &n, c->plain, c->len), 1);
+	ASSERT_EQ(EVP_EncryptFinal_ex(ctx, out + n, &fin), 1);
+	ASSERT_EQ((size_t)(n + fin), c->len);
+	ASSERT_EQ(EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, ALG_TAG_SIZE,
+				      out + c->len), 1);
+	EVP_CIPHER_CTX_free(ctx);
+}
+
+/* An AF_ALG operation socket for @driver keyed with @c's key and salt. */
+static int alg_open(struct __test_metadata *_metadata, const char *driver,
+		    const struct alg_case *c)
+{
+	struct sockaddr_alg sa = {
+		.salg_family = AF_ALG,
+		.salg_type = "aead",
+	};
+	int fd, opfd;
+
+	snprintf((char *)sa.salg_name, sizeof(sa.salg_name), "%s", driver);
+	fd = socket(AF_ALG, SOCK_SEQPACKET, 0);
+	ASSERT_GE(fd, 0) TH_LOG("AF_ALG: %s", strerror(errno));
+	ASSERT_EQ(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0)
+		TH_LOG("bind %s: %s", driver, strerror(errno));
+	ASSERT_EQ(setsockopt(fd, SOL_ALG, ALG_SET_KEY, c->key, c->keylen + 4),
+		  0) TH_LOG("%s: key of %u: %s", driver, c->keylen,
+			    strerror(errno));
+	ASSERT_EQ(setsockopt(fd, SOL_ALG, ALG_SET_AEAD_AUTHSIZE, NULL,
+			     ALG_TAG_SIZE), 0);
+	opfd = accept(fd, NULL, NULL);
+	ASSERT_GE(opfd, 0) TH_LOG("accept: %s", strerror(errno));
+	close(fd);
+	return opfd;
+}
+
+/*
+ * One operation: @in (@assoclen bytes of it in front as AEAD additional
+ * data; the template wants none) goes in, up to @outlen bytes come back.
+ * Returns the number of bytes read, or -errno.
+ *
+ * An AF_ALG AEAD read goes on with the next operation while its buffer
+ * has room, and waits for one: so @outlen must be the exact result size,
+ * and MSG_DONTWAIT turns a wrong size into EAGAIN rather than a hang. A
+ * read of 0 bytes runs nothing; an empty result gets a 1-byte buffer.
+ */
+static ssize_t alg_op(int opfd, __u32 op, const unsigned char *iv,
+		      __u32 assoclen, const unsigned char *in, size_t inlen,
+		      unsigned char *out, size_t outlen)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(__u32)) * 2 +
+			 CMSG_SPACE(sizeof(struct af_alg_iv) + ALG_IV_SIZE)];
+		struct cmsghdr align;
+	} cbuf = {};
+	struct iovec iov = { .iov_base = (void *)in, .iov_len = inlen };
+	struct msghdr msg = {
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = cbuf.buf,
+		.msg_controllen = sizeof(cbuf.buf),
+	};
+	struct af_alg_iv *aiv;
+	struct cmsghdr *cm;
+	ssize_t n;
+
+	cm = CMSG_FIRSTHDR(&msg);
+	cm->cmsg_level = SOL_ALG;
+	cm->cmsg_type = ALG_SET_OP;
+	cm->cmsg_len = CMSG_LEN(sizeof(__u32));
+	memcpy(CMSG_DATA(cm), &op, sizeof(op));
+	cm = CMSG_NXTHDR(&msg, cm);
+	cm->cmsg_level = SOL_ALG;
+	cm->cmsg_type = ALG_SET_IV;
+	cm->cmsg_len = CMSG_LEN(sizeof(*aiv) + ALG_IV_SIZE);
+	aiv = (struct af_alg_iv *)CMSG_DATA(cm);
+	aiv->ivlen = ALG_IV_SIZE;
+	memcpy(aiv->iv, iv, ALG_IV_SIZE);
+	cm = CMSG_NXTHDR(&msg, cm);
+	cm->cmsg_level = SOL_ALG;
+	cm->cmsg_type = ALG_SET_AEAD_ASSOCLEN;
+	cm->cmsg_len = CMSG_LEN(sizeof(__u32));
+	memcpy(CMSG_DATA(cm), &assoclen, sizeof(assoclen));
+
+	if (sendmsg(opfd, &msg, 0) != (ssize_t)inlen)
+		return -errno;
+	n = recv(opfd, out, outlen ?: 1, MSG_DONTWAIT);
+	return n < 0 ? -errno : n;
+}
+
+/*
+ * @driver against OpenSSL's @want for @c: the same record, @c's plaintext
+ * back from it, EBADMSG for a changed tag, ciphertext byte or AAD byte,
+ * and EINVAL for AEAD additional data in the scatterlist.
+ * Returns the number of checks made.
+ */
+static int alg_check(struct __test_metadata *_metadata, const char *driver,
+		     const struct alg_case *c, const unsigned char *want)
+{
+	/* room for the AEAD additional data of the last case too */
+	static unsigned char rec[13 + ALG_MAX_PLAIN + ALG_TAG_SIZE],
+			     out[13 + ALG_MAX_PLAIN + ALG_TAG_SIZE];
+	size_t rlen = c->len + ALG_TAG_SIZE;
+	unsigned char iv[ALG_IV_SIZE];
+	int opfd = alg_open(_metadata, driver, c);
+	ssize_t n;
+
+	n = alg_op(opfd, ALG_OP_ENCRYPT, c->iv, 0, c->plain, c->len, rec, rlen);
+	ASSERT_EQ(n, (ssize_t)rlen) TH_LOG("%s: seal %zu bytes: %s", driver,
+					   c->len, strerror(n < 0 ? -n : 0));
+	ASSERT_EQ(memcmp(rec, want, rlen), 0)
+		TH_LOG("%s: key %u, %zu bytes: not OpenSSL's record", driver,
+		       c->keylen, c->len);
+
+	memset(out, 0, sizeof(out));
+	n = alg_op(opfd, ALG_OP_DECRYPT, c->iv, 0, rec, rlen, out, c->len);
+	ASSERT_EQ(n, (ssize_t)c->len) TH_LOG("%s: open %zu bytes: %s", driver,
+					     c->len, strerror(n < 0 ? -n : 0));
+	ASSERT_EQ(memcmp(out, c->plain, c->len), 0);
+
+	rec[rlen - 1] ^= 0x80;
+	EXPECT_EQ(alg_op(opfd, ALG_OP_DECRYPT, c->iv, 0, rec, rlen, out,
+			 c->len), -EBADMSG) TH_LOG("%s: tag", driver);
+	rec[rlen - 1] ^= 0x80;
+	if (c->len) {
+		rec[c->len / 2] ^= 1;
+		EXPECT_EQ(alg_op(opfd, ALG_OP_DECRYPT, c->iv, 0, rec, rlen,
+				 out, c->len), -EBADMSG)
+			TH_LOG("%s: ciphertext", driver);
+		rec[c->len / 2] ^= 1;
+	}
+	memcpy(iv, c->iv, sizeof(iv));
+	iv[8 + 7] ^= 1;			/* the sequence number's last byte */
+	EXPECT_EQ(alg_op(opfd, ALG_OP_DECRYPT, iv, 0, rec, rlen, out, c->len),
+		  -EBADMSG) TH_LOG("%s: AAD", driver);
+
+	/* the AAD goes in the IV: none may come in the scatterlist */
+	memcpy(out, c->iv + 8, 13);
+	memcpy(out + 13, c->plain, c->len);
+	EXPECT_EQ(alg_op(opfd, ALG_OP_ENCRYPT, c->iv, 13, out, 13 + c->len,
+			 rec, 13 + rlen), -EINVAL)
+		TH_LOG("%s: assoclen 13", driver);
+	close(opfd);
+	return c->len ? 5 : 4;
+}
+
+TEST(rfc5288_drivers_match_openssl)
+{
+	static struct alg_case c;
+	static unsigned char want[ALG_MAX_PLAIN + ALG_TAG_SIZE];
+	const char *drivers[MAX_DRIVERS];
+	int i, k, s, n, nd = 0, checks = 0;
+	bool generic = false;
+
+	/*
+	 * Binding instantiates: the template over C GCM, the best driver,
+	 * and with AES-NI the template over the AES-NI gcm(aes) too.
+	 */
+	alg_case_init(&c, 16, 0);
+	close(alg_open(_metadata, GENERIC, &c));
+	close(alg_open(_metadata, RFC5288, &c));
+	if (cpu_has_aesni())
+		close(alg_open(_metadata, OVER_AESNI, &c));
+	n = read_algs(_metadata);
+	for (i = 0; i < n; i++) {
+		if (algs[i].internal || strcmp(algs[i].name, RFC5288))
+			continue;
+		ASSERT_LT(nd, MAX_DRIVERS);
+		drivers[nd++] = algs[i].driver;
+		generic |= !strcmp(algs[i].driver, GENERIC);
+	}
+	ASSERT_TRUE(generic) TH_LOG("%s not in /proc/crypto", GENERIC);
+	if (cpu_has_aesni()) {
+		ASSERT_GE(nd, 3) TH_LOG("AES-NI CPU: want %s, %s and %s*",
+					GENERIC, OVER_AESNI, AESNI_PREFIX);
+	}
+
+	for (k = 0; k < (int)ARRAY_SIZE(alg_keylens); k++) {
+		for (s = 0; s < (int)ARRAY_SIZE(alg_sizes); s++) {
+			alg_case_init(&c, alg_keylens[k], alg_sizes[s]);
+			openssl_seal(_metadata, &c, want);
+			for (i = 0; i < nd; i++)
+				checks += alg_check(_metadata, drivers[i], &c,
+						    want);
+		}
+	}
+	for (i = 0; i < nd; i++)
+		TH_LOG("%s: OpenSSL's records, %zu sizes to %d bytes, 3 keys",
+		       drivers[i], ARRAY_SIZE(alg_sizes), ALG_MAX_PLAIN);
+	EXPECT_EQ(checks, nd * (int)ARRAY_SIZE(alg_keylens) *
+			  (5 * (int)ARRAY_SIZE(alg_sizes) - 1));
 }
 
 TEST_HARNESS_MAIN

@@ -23,7 +23,7 @@
 #                 (slow: the base kernel's rekey cases time out)
 #   make bench    CPU cost per MiB of kTLS transmit and receive, ours
 #                 against the base kernel's, OpenSSL and plain TCP
-#                 (scripts/bench.sh, about 30 minutes); builds no kernel:
+#                 (scripts/bench.sh, about an hour); builds no kernel:
 #                 run make kernel kernel-base first
 #   make bench-aead   what rfc5288(gcm(aes)) saves TLS 1.2 AES-GCM kTLS,
 #                 per record and per MiB, with AES-NI and in C

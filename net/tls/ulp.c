@@ -141,11 +141,13 @@ struct tcp_ulp_ops tls_ulp_ops __read_mostly = {
 	.owner		= THIS_MODULE,
 	/* setsockopt(TCP_ULP, "tls") finds it by name */
 	.name		= "tls",
-	/* sock_diag's INET_ULP_INFO_TLS (diag.c) */
-	.get_info	= tls_diag_get_info,
-	.get_info_size	= tls_diag_get_info_size,
 	/* attaching, then the core's and sockmap's calls once attached */
 	.init		= tls_ulp_init,
 	.release	= tls_ulp_release,
 	.update		= tls_ulp_update,
+#if IS_ENABLED(CONFIG_INET_DIAG)
+	/* only inet_diag asks: INET_ULP_INFO_TLS (diag.c) */
+	.get_info	= tls_diag_get_info,
+	.get_info_size	= tls_diag_get_info_size,
+#endif
 };

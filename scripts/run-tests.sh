@@ -15,6 +15,10 @@
 #                     and variant, e.g. "tls.13_aes_gcm") it matches
 #   KTLS_TLS_JOBS     how many tls.c groups run at once (default 1: see
 #                     guest-tests.sh)
+#   KTLS_CPUS         the guest's vCPUs (default 2). One CPU and two find
+#                     different bugs (wake-ups, timers): make test runs
+#                     both. With another count the run and its verdicts
+#                     are named FLAVOUR-Ncpu.
 # The selftests are built from build/linux (the series) and the same
 # binaries run on every flavour. Per-group counts go to
 # build/runs/tests-FLAVOUR/summary (for make compare).
@@ -23,8 +27,11 @@
 
 flavour=${1:?usage: run-tests.sh FLAVOUR [XFAIL-FILE]}
 xfail=${2:-/dev/null}
+cpus=${KTLS_CPUS:-2}
 kernel=$BUILD/out/$flavour/arch/x86/boot/bzImage
 [ -f "$kernel" ] || die "no $flavour kernel: scripts/build-kernel.sh $flavour"
+# from here on, $flavour names the run: the kernel, and the CPUs if not 2
+[ "$cpus" = 2 ] || flavour=$flavour-${cpus}cpu
 
 # The selftests, against the series' uAPI headers.
 st=$BUILD/selftests
@@ -36,7 +43,7 @@ make -s -C "$TREE/tools/testing/selftests/net/tls" OUTPUT="$st" \
 name=tests-$flavour
 run=$BUILD/runs/$name
 qrc=0
-"$TOP/scripts/qemu-run.sh" -n "$name" -t 3000 "$kernel" \
+"$TOP/scripts/qemu-run.sh" -n "$name" -c "$cpus" -t 3000 "$kernel" \
 	"$TOP/scripts/guest-tests.sh $st /tmp/results/st '${KTLS_TLS_GROUPS:-.}' ${KTLS_TLS_JOBS:-1}" ||
 	qrc=$?
 out=$run/out/st
@@ -46,7 +53,7 @@ fail() { result FAIL "$@"; status=1; }
 
 [ $qrc -eq 0 ] || fail "$flavour: guest run" "exit $qrc, see ${run#"$TOP"/}/console.log"
 # The debug kernel's checkers must have been live for its silence to count.
-if [ "$flavour" = debug ]; then
+if [[ $flavour == debug* ]]; then
 	for want in "KernelAddressSanitizer initialized" "Lock dependency validator" \
 		    "guest-init: kmemleak scanned"; do
 		if grep -q "$want" "$run/console.log"; then

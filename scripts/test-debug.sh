@@ -10,7 +10,9 @@
 #      tls_err groups and two of its thirteen cipher variants, 12_aes_gcm
 #      (explicit nonce) and 13_nopad (TLS 1.3, decryption straight into
 #      user pages); under the checkers all thirteen would take half an
-#      hour, and make test runs them all on the series kernel
+#      hour, and make test runs them all on the series kernel. The
+#      hung-task detector and DEBUG_ATOMIC_SLEEP are on; the run goes
+#      twice, with two guest CPUs and with one
 # Same verdict lines as make test; the last line is "N passed, N failed".
 # shellcheck source=scripts/common.sh
 . "$(dirname "$0")/common.sh"
@@ -26,5 +28,7 @@ if step "series applies to the base tree (make tree)" "$s/tree.sh" &&
    step "debug kernel, with the in-tree users of kTLS, builds" "$s/build-kernel.sh" debug; then
 	KTLS_TLS_GROUPS=$groups \
 		part "selftests on the debug kernel" "$s/run-tests.sh" debug "$s/xfail.txt"
+	KTLS_TLS_GROUPS=$groups KTLS_CPUS=1 \
+		part "selftests on the debug kernel, one CPU" "$s/run-tests.sh" debug "$s/xfail.txt"
 fi
 summarize "make test-debug" "$t0"

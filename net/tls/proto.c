@@ -115,9 +115,10 @@ static void tls_proto_splice_eof(struct socket *sock)
 }
 
 /*
- * shutdown(SHUT_WR) sends what is pending before TCP's FIN. inet_shutdown()
- * calls this with the socket locked and SEND_SHUTDOWN already set, which
- * would make TCP refuse the bytes: it is off while they go out.
+ * shutdown(SHUT_WR) hands what is pending to TCP before its FIN, without
+ * waiting (tls_tx_flush()). inet_shutdown() calls this with the socket
+ * locked and SEND_SHUTDOWN already set, which would make TCP refuse the
+ * bytes: it is off while they go out.
  */
 static void tls_proto_shutdown(struct sock *sk, int how)
 {
@@ -127,7 +128,7 @@ static void tls_proto_shutdown(struct sock *sk, int how)
 		u8 shutdown = READ_ONCE(sk->sk_shutdown);
 
 		WRITE_ONCE(sk->sk_shutdown, shutdown & ~SEND_SHUTDOWN);
-		tls_tx_flush(sk, ts->tx, sock_sndtimeo(sk, 0));
+		tls_tx_flush(sk, ts->tx);
 		WRITE_ONCE(sk->sk_shutdown, sk->sk_shutdown | SEND_SHUTDOWN);
 	}
 	ts->sk_proto->shutdown(sk, how);

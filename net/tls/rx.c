@@ -168,11 +168,18 @@ static int tls_rx_cmsg(struct msghdr *msg, u8 type)
 	return 0;
 }
 
-/* May the next record be decrypted straight into the reader's buffer? */
+/*
+ * May the next record be decrypted straight into the reader's buffer?
+ * Not under CCM: it computes its tag over the plaintext it wrote, so a
+ * buffer that another thread of the reader writes meanwhile would fail a
+ * good record, and with it the connection. GCM and ChaCha20-Poly1305
+ * check the ciphertext, which lies in kernel memory.
+ */
 static bool tls_rx_direct(struct tls_rx *rx, struct msghdr *msg, int flags,
 			  int type)
 {
-	if ((flags & MSG_PEEK) || !user_backed_iter(&msg->msg_iter))
+	if ((flags & MSG_PEEK) || !user_backed_iter(&msg->msg_iter) ||
+	    rx->key.cipher->ccm_b0)
 		return false;
 	if (type >= 0 && type != TLS_RECORD_TYPE_DATA)
 		return false;
@@ -383,9 +390,15 @@ ssize_t tls_rx_splice_read(struct sock *sk, struct tls_rx *rx,
  * @desc: the reader's descriptor; @desc->count bytes are wanted
  * @actor: called with each record's plaintext skb
  *
- * For in-kernel readers (the NVMe/TCP host): data records that are
- * already complete, without waiting. A control record stops the read
- * with EINVAL before it is handed over, and stays queued for recvmsg().
+ * For in-kernel readers (the NVMe/TCP host, strparser): data records
+ * that are already complete, without waiting. A control record stops the
+ * read with EINVAL before it is handed over, and stays queued for
+ * recvmsg().
+ *
+ * Decrypting may sleep, and strparser calls this from its data_ready
+ * callback, in softirq. There nothing is read: @desc->error says -ENOMEM,
+ * on which strparser tries again from its work item, with the socket
+ * owned, where records are decrypted.
  *
  * Return: bytes the actor used, or a negative errno when it used none.
  */
@@ -394,6 +407,11 @@ int tls_rx_read_sock(struct sock *sk, struct tls_rx *rx,
 {
 	struct sk_buff *skb;
 	int copied = 0, err = 0;
+
+	if (in_interrupt()) {
+		desc->error = -ENOMEM;
+		return 0;
+	}
 
 	while (desc->count) {
 		struct tls_rx_msg *m;
@@ -438,6 +456,13 @@ bool tls_rx_poll_ready(struct sock *sk, struct tls_rx *rx)
 	if (!skb_queue_empty_lockless(&rx->queue) || READ_ONCE(rx->err) ||
 	    READ_ONCE(rx->part_wanted))
 		return true;
+	/*
+	 * After a KeyUpdate a read fails with EKEYEXPIRED, yet the socket
+	 * is not readable until the next keys come, as upstream has it
+	 * (tls.c's rekey_poll_pending): the library installs them right
+	 * after it read the KeyUpdate, and a poll() in between waits for
+	 * them rather than spin on the error.
+	 */
 	return !READ_ONCE(rx->expired) && tls_rx_rec_ready(sk, rx);
 }
 

@@ -55,28 +55,63 @@ static struct sk_buff *tls_rx_tcp_skb(struct sock *sk, u32 seq, u32 *off)
 }
 
 /*
+ * A place in TCP's receive queue. TCP keeps the queue in sequence order
+ * with no gaps, so the bytes after the place are in the same skb, then
+ * in the next ones: a walk finds its start once and goes forward from
+ * there, one pass over the queue however many skbs a record spans.
+ */
+struct tls_rx_pos {
+	struct sk_buff	*skb;
+	u32		off;
+};
+
+/* Start at @off past the first unread byte; @pos->skb NULL past TCP's end */
+static void tls_rx_pos_init(struct sock *sk, struct tls_rx_pos *pos, u32 off)
+{
+	pos->off = 0;
+	pos->skb = tls_rx_tcp_skb(sk, tcp_sk(sk)->copied_seq + off, &pos->off);
+}
+
+/* Move @pos @n bytes on, within its skb or to the start of the next */
+static void tls_rx_pos_advance(struct sock *sk, struct tls_rx_pos *pos, u32 n)
+{
+	pos->off += n;
+	if (pos->off < pos->skb->len)
+		return;
+	pos->skb = skb_queue_is_last(&sk->sk_receive_queue, pos->skb) ?
+		   NULL : pos->skb->next;
+	pos->off = 0;
+}
+
+/* Copy @len bytes from @pos on and move past them: 0, or -EAGAIN */
+static int tls_rx_pos_copy(struct sock *sk, struct tls_rx_pos *pos, void *to,
+			   u32 len)
+{
+	while (len) {
+		u32 n;
+
+		if (!pos->skb)
+			return -EAGAIN;
+		n = min(len, pos->skb->len - pos->off);
+		if (skb_copy_bits(pos->skb, pos->off, to, n))
+			return -EFAULT;
+		tls_rx_pos_advance(sk, pos, n);
+		to += n;
+		len -= n;
+	}
+	return 0;
+}
+
+/*
  * Copy @len bytes out of TCP's receive queue, from @off past the first
  * unread byte. Return 0, or -EAGAIN when TCP does not hold them all yet.
  */
 static int tls_rx_tcp_copy(struct sock *sk, u32 off, void *to, u32 len)
 {
-	u32 seq = tcp_sk(sk)->copied_seq + off, skoff;
-	struct sk_buff *skb;
+	struct tls_rx_pos pos;
 
-	while (len) {
-		u32 n;
-
-		skb = tls_rx_tcp_skb(sk, seq, &skoff);
-		if (!skb)
-			return -EAGAIN;
-		n = min(len, skb->len - skoff);
-		if (skb_copy_bits(skb, skoff, to, n))
-			return -EFAULT;
-		to += n;
-		seq += n;
-		len -= n;
-	}
-	return 0;
+	tls_rx_pos_init(sk, &pos, off);
+	return tls_rx_pos_copy(sk, &pos, to, len);
 }
 
 /**
@@ -115,9 +150,11 @@ struct sk_buff *tls_rx_skb_alloc(unsigned int len, gfp_t gfp)
 int tls_rx_tcp_copy_skb(struct sock *sk, u32 off, struct sk_buff *skb,
 			u32 at, u32 len)
 {
+	struct tls_rx_pos pos;
 	u32 start = 0;
 	int i, err;
 
+	tls_rx_pos_init(sk, &pos, off);
 	for (i = 0; i < skb_shinfo(skb)->nr_frags && len; i++) {
 		const skb_frag_t *f = &skb_shinfo(skb)->frags[i];
 		u32 end = start + skb_frag_size(f), n;
@@ -127,10 +164,9 @@ int tls_rx_tcp_copy_skb(struct sock *sk, u32 off, struct sk_buff *skb,
 				 skb_frag_off(f) + at - start;
 
 			n = min(len, end - at);
-			err = tls_rx_tcp_copy(sk, off, to, n);
+			err = tls_rx_pos_copy(sk, &pos, to, n);
 			if (err)
 				return err;
-			off += n;
 			at += n;
 			len -= n;
 		}
@@ -155,26 +191,25 @@ static int tls_rx_skb_segs(const struct sk_buff *skb)
 static int tls_rx_tcp_sg(struct sock *sk, u32 off, u32 len,
 			 struct scatterlist *sg, unsigned int max)
 {
-	u32 seq = tcp_sk(sk)->copied_seq + off, skoff;
+	struct tls_rx_pos pos;
 	unsigned int n = 0;
-	struct sk_buff *skb;
 
+	tls_rx_pos_init(sk, &pos, off);
 	while (len) {
 		int segs, ret;
 		u32 chunk;
 
-		skb = tls_rx_tcp_skb(sk, seq, &skoff);
-		if (!skb)
+		if (!pos.skb)
 			return -EMSGSIZE;
-		segs = tls_rx_skb_segs(skb);
+		segs = tls_rx_skb_segs(pos.skb);
 		if (segs < 0 || n + segs > max)
 			return -EMSGSIZE;
-		chunk = min(len, skb->len - skoff);
-		ret = skb_to_sgvec_nomark(skb, sg + n, skoff, chunk);
+		chunk = min(len, pos.skb->len - pos.off);
+		ret = skb_to_sgvec_nomark(pos.skb, sg + n, pos.off, chunk);
 		if (ret < 0)
 			return -EMSGSIZE;
+		tls_rx_pos_advance(sk, &pos, chunk);
 		n += ret;
-		seq += chunk;
 		len -= chunk;
 	}
 	return n;

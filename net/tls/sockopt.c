@@ -127,7 +127,7 @@ again:
 	err = tls_sockopt_install(sk, dir, buf, optlen);
 	release_sock(sk);
 	if (tx)
-		mutex_unlock(&tx->lock);
+		tls_tx_unlock(sk, tx);
 out:
 	memzero_explicit(buf, sizeof(buf));
 	return err;

@@ -166,7 +166,7 @@ static int tls_tx_fill(struct sock *sk, struct tls_tx *tx, struct msghdr *msg)
 
 	if ((msg->msg_flags & MSG_SPLICE_PAGES) &&
 	    iov_iter_is_bvec(&msg->msg_iter))
-		return tls_tx_take(tx, msg, len);
+		return tls_tx_take(sk, tx, msg, len);
 	if (tls_tx_borrow_ok(tx, msg, len)) {
 		n = tls_tx_borrow(sk, tx, msg, len);
 		if (n)
@@ -201,12 +201,16 @@ static ssize_t tls_tx_send_locked(struct sock *sk, struct tls_tx *tx,
 	/* what earlier sends left pending goes first */
 	if (!err)
 		err = tls_tx_drain(sk, tx, 0, &timeo);
-	/* a record of its own type does not take earlier bytes with it */
-	if (!err && type >= 0 && tx->open.len)
+	/*
+	 * A typed send makes a record of its own, and never appends to one
+	 * of another type: an open record of another type is one a typed
+	 * send left when the caller's memory faulted part way.
+	 */
+	if (!err && tx->open.len &&
+	    (type >= 0 || tx->open.type != TLS_RECORD_TYPE_DATA))
 		err = tls_tx_close(sk, tx, false, 0, &timeo);
 	if (err)
 		goto out;
-	/* an open record is always a data record: typed ones never stay open */
 	tx->open.type = type < 0 ? TLS_RECORD_TYPE_DATA : type;
 
 	while (msg_data_left(msg) && !tx->open.eor) {
@@ -222,8 +226,18 @@ static ssize_t tls_tx_send_locked(struct sock *sk, struct tls_tx *tx,
 			goto out;
 		}
 		copied += n;
-		if (!tls_tx_full(tx))
+		/*
+		 * Nothing taken: the record has no piece left for bytes of
+		 * this kind (a spliced page after a copy, or the reverse),
+		 * though tls_tx_full() saw room for the other kind. It
+		 * closes; an empty record always takes something.
+		 */
+		if (n && !tls_tx_full(tx))
 			continue;
+		if (WARN_ON_ONCE(!n && !tx->open.len)) {
+			err = -EIO;
+			goto out;
+		}
 		more = msg_data_left(msg) ? MSG_MORE : flags & MSG_MORE;
 		err = tls_tx_close(sk, tx, false, more, &timeo);
 		if (err && err != -EAGAIN)
@@ -261,11 +275,14 @@ int tls_tx_sendmsg(struct sock *sk, struct tls_tx *tx, struct msghdr *msg,
 	if ((msg->msg_flags & MSG_EOR) && (msg->msg_flags & MSG_MORE))
 		return -EINVAL;
 
-	mutex_lock(&tx->lock);
+	/* a sender waiting for the one before it can be killed */
+	if (mutex_lock_interruptible(&tx->lock))
+		return sock_intr_errno(sock_sndtimeo(sk, msg->msg_flags &
+							   MSG_DONTWAIT));
 	lock_sock(sk);
 	ret = tls_tx_send_locked(sk, tx, msg);
 	release_sock(sk);
-	mutex_unlock(&tx->lock);
+	tls_tx_unlock(sk, tx);
 	return ret;
 }
 
@@ -279,44 +296,114 @@ int tls_tx_sendmsg(struct sock *sk, struct tls_tx *tx, struct msghdr *msg,
  */
 void tls_tx_splice_eof(struct sock *sk, struct tls_tx *tx)
 {
-	long timeo = sock_sndtimeo(sk, 0);
+	long timeo = 0;
 
-	mutex_lock(&tx->lock);
+	/*
+	 * The bytes were taken already: the record is closed and pushed as
+	 * far as TCP has room, never waited for; tls_tx_work() sends the
+	 * rest. A signal leaves it open for the next send or close().
+	 */
+	if (mutex_lock_interruptible(&tx->lock))
+		return;
 	lock_sock(sk);
 	if (!tx->err)
 		tls_tx_close(sk, tx, false, 0, &timeo);
 	release_sock(sk);
-	mutex_unlock(&tx->lock);
+	tls_tx_unlock(sk, tx);
 }
 
+/*
+ * Room TCP is given past its send buffer for the records close() and
+ * shutdown() hand over: the sealed one and the open one, with room for
+ * the skbs that carry them.
+ */
+#define TLS_TX_FORCE_ROOM	(4 * TLS_TX_RECORD_MAX)
+
 /**
- * tls_tx_flush() - send everything, for shutdown() and close()
+ * tls_tx_flush() - hand everything to TCP, for shutdown() and close()
  * @sk: the socket, locked
  * @tx: its TX state
- * @timeo: how long to wait for TCP to take it
+ *
+ * Closes the open record and pushes it with the sealed one, without
+ * waiting: shutdown() and close() do not wait for the peer in TCP, and
+ * in-kernel callers (NVMe/TCP, SunRPC) call them from threads that no
+ * signal ends. What TCP has no send buffer for is queued past it, as
+ * TCP queues its own FIN: two records at most, and the bytes of every
+ * send that returned reach the peer. Only when TCP refuses even that
+ * (an error, or memory pressure) are they dropped.
  *
  * Return: 0, or why some of it could not be sent.
  */
-int tls_tx_flush(struct sock *sk, struct tls_tx *tx, long timeo)
+int tls_tx_flush(struct sock *sk, struct tls_tx *tx)
 {
+	int sndbuf = READ_ONCE(sk->sk_sndbuf);
+	long timeo = 0;
+	int err;
+
 	if (tx->err)
 		return tx->err;
-	return tls_tx_close(sk, tx, false, 0, &timeo);
+	err = tls_tx_close(sk, tx, false, 0, &timeo);
+	if (err != -EAGAIN)
+		return err;
+	/* the owner's lock keeps TCP's softirq side off sk_sndbuf */
+	WRITE_ONCE(sk->sk_sndbuf, max(sndbuf, READ_ONCE(sk->sk_wmem_queued)) +
+				  TLS_TX_FORCE_ROOM);
+	err = tls_tx_drain(sk, tx, 0, &timeo);
+	WRITE_ONCE(sk->sk_sndbuf, sndbuf);
+	return err;
 }
 
-/* Push what non-blocking sends left behind; never waits */
+/* TCP has room and records wait: have the work push them */
+static void tls_tx_kick(struct sock *sk, struct tls_tx *tx)
+{
+	if (!tls_tx_pending(tx))
+		return;
+	sock_hold(sk);
+	if (!schedule_work(&tx->work))
+		sock_put(sk);
+}
+
+/**
+ * tls_tx_unlock() - let go of @tx->lock
+ * @sk: the socket, not locked
+ * @tx: its TX state
+ *
+ * The work does not wait for the lock (tls_tx_work()): when it found
+ * the lock taken, it left its job to the holder, which queues it again
+ * here.
+ */
+void tls_tx_unlock(struct sock *sk, struct tls_tx *tx)
+{
+	mutex_unlock(&tx->lock);
+	/* fully ordered: pairs with smp_mb__after_atomic() in tls_tx_work() */
+	if (test_and_clear_bit(TLS_TX_WORK_AGAIN, &tx->flags))
+		tls_tx_kick(sk, tx);
+}
+
+/*
+ * Push what non-blocking sends left behind. It never waits, neither for
+ * TCP nor for @tx->lock, whose holder may wait for the peer as long as
+ * its caller allows: a kworker must not. The flag is set before the lock
+ * is tried, so either the try succeeds or the holder sees the flag once
+ * it lets go.
+ */
 static void tls_tx_work(struct work_struct *work)
 {
 	struct tls_tx *tx = container_of(work, struct tls_tx, work);
 	struct sock *sk = tx->sk;
 	long timeo = 0;
 
-	mutex_lock(&tx->lock);
-	lock_sock(sk);
-	if (!tx->closing && !tx->err)
-		tls_tx_drain(sk, tx, 0, &timeo);
-	release_sock(sk);
-	mutex_unlock(&tx->lock);
+	set_bit(TLS_TX_WORK_AGAIN, &tx->flags);
+	/* the flag before the try: pairs with tls_tx_unlock()'s test */
+	smp_mb__after_atomic();
+	if (mutex_trylock(&tx->lock)) {
+		clear_bit(TLS_TX_WORK_AGAIN, &tx->flags);
+		lock_sock(sk);
+		if (!tx->closing && !tx->err)
+			tls_tx_drain(sk, tx, 0, &timeo);
+		release_sock(sk);
+		mutex_unlock(&tx->lock);
+	}
 	sock_put(sk);
 }
 
@@ -329,11 +416,7 @@ static void tls_tx_wake(struct sock *sk)
 {
 	struct tls_tx *tx = tls_sk(sk)->tx;
 
-	if (tls_tx_pending(tx)) {
-		sock_hold(sk);
-		if (!schedule_work(&tx->work))
-			sock_put(sk);
-	}
+	tls_tx_kick(sk, tx);
 	tx->sk_write_space(sk);
 }
 

@@ -81,6 +81,7 @@ struct tls_tx_next {
  * @frag: where record memory comes from, as sk_page_frag() for TCP
  * @err: an error that ended the path for good (a failed encryption
  *	leaves no way to continue the record stream), 0 before
+ * @flags: TLS_TX_WORK_AGAIN: @work found @lock taken (tls_tx_unlock())
  * @closing: close() runs; @work must not touch the socket any more
  * @work: pushes what is pending once TCP has room (see tls_tx_wake())
  * @sk: the socket, for @work
@@ -94,7 +95,8 @@ struct tls_tx_next {
  * @dst: scatterlist of AAD, ciphertext and tag, when not in place
  *
  * Allocated by setsockopt(TLS_TX), freed by close(). Everything but
- * @work's scheduling runs under the socket lock; @lock is taken first.
+ * @work's scheduling runs under the socket lock; @lock is taken first,
+ * interruptibly by syscalls, never waited for by @work.
  */
 struct tls_tx {
 	struct tls_key		key;
@@ -104,6 +106,7 @@ struct tls_tx {
 	struct tls_tx_buf	out;
 	struct page_frag	frag;
 	int			err;
+	unsigned long		flags;
 	bool			closing;
 	struct work_struct	work;
 	struct sock		*sk;
@@ -116,6 +119,9 @@ struct tls_tx {
 	struct scatterlist	dst[TLS_TX_SEGS + 1];
 };
 
+/* Bit of tls_tx.flags */
+#define TLS_TX_WORK_AGAIN	0
+
 /* tx.c: the socket calls */
 int tls_tx_start(struct sock *sk, const struct tls_cipher *cipher,
 		 const u8 *info);
@@ -125,12 +131,14 @@ void tls_tx_next_use(struct tls_tx *tx);
 int tls_tx_sendmsg(struct sock *sk, struct tls_tx *tx, struct msghdr *msg,
 		   size_t size);
 void tls_tx_splice_eof(struct sock *sk, struct tls_tx *tx);
-int tls_tx_flush(struct sock *sk, struct tls_tx *tx, long timeo);
+int tls_tx_flush(struct sock *sk, struct tls_tx *tx);
+void tls_tx_unlock(struct sock *sk, struct tls_tx *tx);
 
 /* tx_record.c: filling, encrypting and freeing records */
 int tls_tx_copy(struct sock *sk, struct tls_tx *tx, struct msghdr *msg,
 		size_t len);
-int tls_tx_take(struct tls_tx *tx, struct msghdr *msg, size_t len);
+int tls_tx_take(struct sock *sk, struct tls_tx *tx, struct msghdr *msg,
+		size_t len);
 int tls_tx_borrow(struct sock *sk, struct tls_tx *tx, struct msghdr *msg,
 		  size_t len);
 int tls_tx_seal(struct sock *sk, struct tls_tx *tx);

@@ -242,17 +242,20 @@ static void tls_tx_buf_to_frags(struct tls_tx *tx)
 
 /**
  * tls_tx_take() - reference spliced pages as the open record's plaintext
- * @tx: the TX state, socket locked
+ * @sk: the socket, locked
+ * @tx: its TX state
  * @msg: a MSG_SPLICE_PAGES message with a bvec iterator
  * @len: bytes to take; the record has room for them
  *
  * The pages are read when the record is sealed; until then the record
- * holds a reference on each.
+ * holds a reference on each. A page reference does not keep a slab
+ * object alive (sendpage_ok()), so such bytes are copied instead.
  *
  * Return: bytes taken (fewer when the record ran out of frags), or a
  * negative errno when none was.
  */
-int tls_tx_take(struct tls_tx *tx, struct msghdr *msg, size_t len)
+int tls_tx_take(struct sock *sk, struct tls_tx *tx, struct msghdr *msg,
+		size_t len)
 {
 	struct tls_tx_open *open = &tx->open;
 	size_t done = 0;
@@ -269,6 +272,12 @@ int tls_tx_take(struct tls_tx *tx, struct msghdr *msg, size_t len)
 					   1, 0, &off);
 		if (n <= 0)
 			return done ? done : (n ? n : -EIO);
+		if (!sendpage_ok(page)) {
+			iov_iter_revert(&msg->msg_iter, n);
+			if (done)
+				break;
+			return tls_tx_copy(sk, tx, msg, n);
+		}
 		if (last && last->bv_page == page &&
 		    last->bv_offset + last->bv_len == off &&
 		    !tls_tx_frag_follows(&tx->frag, last)) {

@@ -78,11 +78,10 @@ static void tls_ulp_detach(struct sock *sk, struct tls_sock *ts)
  * @sk: the socket
  * @timeout: linger time, passed on to TCP
  *
- * Drops the plaintext nobody read, sends what is pending, waiting for
- * TCP as a blocking send would (SO_SNDTIMEO; not at all when the process
- * exits), takes kTLS off the socket, then lets TCP close it. No other
- * call can be running: close() comes after the last file reference is
- * gone.
+ * Drops the plaintext nobody read, hands what is pending to TCP without
+ * waiting (tls_tx_flush(): TCP's own close waits as SO_LINGER says),
+ * takes kTLS off the socket, then lets TCP close it. No other call can
+ * be running: close() comes after the last file reference is gone.
  */
 void tls_ulp_close(struct sock *sk, long timeout)
 {
@@ -93,10 +92,8 @@ void tls_ulp_close(struct sock *sk, long timeout)
 	if (rx)
 		tls_rx_stop(sk, rx);
 	if (tx) {
-		long timeo = sock_sndtimeo(sk, current->flags & PF_EXITING);
-
 		lock_sock(sk);
-		tls_tx_flush(sk, tx, timeo);
+		tls_tx_flush(sk, tx);
 		release_sock(sk);
 		tls_tx_stop(sk, tx);
 	}

@@ -23,6 +23,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <signal.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -33,6 +34,7 @@
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1991,6 +1993,264 @@ TEST_F(tx, concurrent_senders)
 	close(tx);
 	expect_eof(_metadata, p.fd);
 	close(p.fd);
+}
+
+/* ---- review findings: each case failed before its fix ---------------- */
+
+#define SPLICE_CHUNK	100
+
+/*
+ * The splice cases build a stream in @want, *@len bytes so far, from
+ * 1-byte sends and SPLICE_CHUNK-byte splices (each splice brings a page
+ * of its own), then end the record and read the stream back.
+ */
+static void send_more_byte(struct __test_metadata *_metadata, int tx,
+			   unsigned char *want, size_t *len, unsigned char c)
+{
+	want[*len] = c;
+	ASSERT_EQ(send(tx, want + *len, 1, MSG_MORE), 1);
+	(*len)++;
+}
+
+static void splice_chunk(struct __test_metadata *_metadata, int tx,
+			 int pfd[2], unsigned char *want, size_t *len,
+			 __u32 seed)
+{
+	fill(want + *len, SPLICE_CHUNK, seed);
+	ASSERT_EQ(write(pfd[1], want + *len, SPLICE_CHUNK), SPLICE_CHUNK);
+	ASSERT_EQ(splice(pfd[0], NULL, tx, NULL, SPLICE_CHUNK, SPLICE_F_MORE),
+		  SPLICE_CHUNK);
+	*len += SPLICE_CHUNK;
+}
+
+static void end_and_drain(struct __test_metadata *_metadata, int tx,
+			  struct peer *p, unsigned char *want, size_t len)
+{
+	want[len] = 'e';
+	ASSERT_EQ(send(tx, want + len, 1, 0), 1);
+	drain(_metadata, p, want, len + 1);
+}
+
+/*
+ * n splices of 100 bytes with SPLICE_F_MORE, for n on both sides of the
+ * pieces a record may gather, a 1-byte MSG_MORE send, one more splice,
+ * then a 1-byte send that ends the record: every byte reaches the peer,
+ * in order. A record out of pieces for spliced pages, while a copy could
+ * still grow its last one, took nothing and did not close: the sender
+ * spun in the kernel for good.
+ */
+TEST_F(tx, splice_pieces_then_send)
+{
+	unsigned char *want;
+	size_t len, n, i;
+	int pfd[2];
+
+	want = malloc(50 * SPLICE_CHUNK);
+	ASSERT_NE(want, NULL);
+	ASSERT_EQ(pipe(pfd), 0);
+	for (n = 16; n <= 44; n++) {
+		len = 0;
+		for (i = 0; i < n; i++)
+			splice_chunk(_metadata, self->tx, pfd, want, &len,
+				     n * 64 + i);
+		send_more_byte(_metadata, self->tx, want, &len, 'm');
+		splice_chunk(_metadata, self->tx, pfd, want, &len, n * 64 + n);
+		end_and_drain(_metadata, self->tx, &self->p, want, len);
+	}
+	expect_marker(_metadata, self->tx, &self->p);
+	close(pfd[0]);
+	close(pfd[1]);
+	free(want);
+}
+
+/*
+ * The neighbours: copies and spliced pages alternating in one record
+ * (each takes a piece of its own) until it runs out of pieces, and
+ * splices right after a record closed on them.
+ */
+TEST_F(tx, splice_send_alternate)
+{
+	const size_t rounds = 70;
+	unsigned char *want;
+	size_t len = 0, i;
+	int pfd[2];
+
+	want = malloc(rounds * (SPLICE_CHUNK + 1) + 1);
+	ASSERT_NE(want, NULL);
+	ASSERT_EQ(pipe(pfd), 0);
+	for (i = 0; i < rounds; i++) {
+		send_more_byte(_metadata, self->tx, want, &len, 'a' + i % 26);
+		splice_chunk(_metadata, self->tx, pfd, want, &len, i);
+	}
+	end_and_drain(_metadata, self->tx, &self->p, want, len);
+	expect_marker(_metadata, self->tx, &self->p);
+	close(pfd[0]);
+	close(pfd[1]);
+	free(want);
+}
+
+/*
+ * A typed send whose memory faults part way takes the bytes before the
+ * fault. The next plain send must not append to that record and make it
+ * data: the alert bytes arrive as an alert record, the data after it as
+ * a data record.
+ */
+TEST_F(tx, record_type_fault_part_way)
+{
+	char cbuf[CMSG_SPACE(1)] = {};
+	struct iovec iov[2] = {
+		{ .iov_base = "AB", .iov_len = 2 },
+		{ .iov_base = (void *)16, .iov_len = 100 },
+	};
+	struct msghdr msg = {
+		.msg_iov = iov,
+		.msg_iovlen = 2,
+		.msg_control = cbuf,
+		.msg_controllen = sizeof(cbuf),
+	};
+	struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+
+	cmsg->cmsg_level = SOL_TLS;
+	cmsg->cmsg_type = TLS_SET_RECORD_TYPE;
+	cmsg->cmsg_len = CMSG_LEN(1);
+	*CMSG_DATA(cmsg) = TYPE_ALERT;
+	ASSERT_EQ(sendmsg(self->tx, &msg, 0), 2);
+	ASSERT_EQ(send(self->tx, "data", 4, 0), 4);
+	expect_record(_metadata, &self->p, TYPE_ALERT, "AB", 2);
+	expect_record(_metadata, &self->p, TYPE_DATA, "data", 4);
+}
+
+/*
+ * A sender with bytes it took waiting for a window the peer keeps shut:
+ * blocking sends of whole records with a short SO_SNDTIMEO until one
+ * times out, so the window had time to shut and a record waits in kTLS;
+ * then SO_SNDTIMEO is back to "forever", the default. Returns the bytes
+ * taken; they are buf[0..return).
+ */
+static size_t stall_sender(struct __test_metadata *_metadata, int tx,
+			   const unsigned char *buf)
+{
+	struct timeval tv = { .tv_usec = 300000 }, forever = {};
+	size_t sent = 0;
+	ssize_t n;
+
+	ASSERT_EQ(setsockopt(tx, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)), 0);
+	do {
+		ASSERT_LE(sent + MAX_PLAIN, FILL_MAX)
+			TH_LOG("%zu bytes and no timeout", sent);
+		n = send(tx, buf + sent, MAX_PLAIN, 0);
+		if (n > 0)
+			sent += n;
+	} while (n == MAX_PLAIN);
+	ASSERT_EQ(setsockopt(tx, SOL_SOCKET, SO_SNDTIMEO, &forever,
+			     sizeof(forever)), 0);
+	return sent;
+}
+
+/*
+ * close() and shutdown() never wait for the peer's window: a peer that
+ * keeps it shut pinned the closing thread until a signal (for NVMe/TCP
+ * and SunRPC, kthreads: for good). What sends took still reaches the
+ * peer, whole, once it reads.
+ */
+static void close_while_stalled(struct __test_metadata *_metadata,
+				const struct tls_keys *k, bool shut,
+				int linger_s)
+{
+	struct linger lg = { .l_onoff = 1, .l_linger = linger_s };
+	struct timespec t0;
+	unsigned char *buf;
+	struct peer p;
+	size_t sent;
+	int tx;
+
+	buf = malloc(FILL_MAX);
+	ASSERT_NE(buf, NULL);
+	fill(buf, FILL_MAX, 21);
+	tls_pair(_metadata, SMALL_BUF, SMALL_BUF, k, &tx, &p);
+	if (linger_s)
+		ASSERT_EQ(setsockopt(tx, SOL_SOCKET, SO_LINGER, &lg,
+				     sizeof(lg)), 0);
+	sent = stall_sender(_metadata, tx, buf);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ASSERT_EQ(shut ? shutdown(tx, SHUT_WR) : close(tx), 0);
+	/* SO_LINGER: TCP's close waits that long for the peer, no longer */
+	EXPECT_LT(elapsed_ms(&t0), 5000 + linger_s * 1000);
+	drain(_metadata, &p, buf, sent);
+	expect_eof(_metadata, p.fd);
+	if (shut)
+		close(tx);
+	close(p.fd);
+	free(buf);
+}
+
+TEST_F(tx, close_zero_window)
+{
+	close_while_stalled(_metadata, &self->k, false, 0);
+}
+
+TEST_F(tx, close_zero_window_linger)
+{
+	close_while_stalled(_metadata, &self->k, false, 1);
+}
+
+TEST_F(tx, shutdown_zero_window)
+{
+	close_while_stalled(_metadata, &self->k, true, 0);
+}
+
+/* Waits up to @ms for @pid to end; true when it did. */
+static bool reaped_within(pid_t pid, int ms)
+{
+	int i, status;
+
+	for (i = 0; i < ms / 10; i++) {
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			return true;
+		usleep(10000);
+	}
+	return false;
+}
+
+/*
+ * A writer waiting for another, which waits for the peer's window,
+ * can be killed: the writers' lock was taken uninterruptibly, so the
+ * second writer sat in D state until the peer opened its window.
+ */
+TEST_F(tx, waiting_writer_killable)
+{
+	unsigned char *buf;
+	pid_t first, second;
+	struct peer p;
+	int tx;
+
+	buf = calloc(1, FILL_MAX);
+	ASSERT_NE(buf, NULL);
+	tls_pair(_metadata, SMALL_BUF, SMALL_BUF, &self->k, &tx, &p);
+	first = fork();
+	ASSERT_GE(first, 0);
+	if (!first) {
+		send(tx, buf, FILL_MAX, 0);
+		_exit(0);
+	}
+	usleep(300000);
+	second = fork();
+	ASSERT_GE(second, 0);
+	if (!second) {
+		send(tx, buf, 1, 0);
+		_exit(0);
+	}
+	usleep(300000);
+	ASSERT_EQ(kill(second, SIGKILL), 0);
+	EXPECT_TRUE(reaped_within(second, 5000))
+		TH_LOG("the second writer outlived SIGKILL");
+	kill(first, SIGKILL);
+	EXPECT_TRUE(reaped_within(first, 5000));
+	kill(second, SIGKILL);
+	waitpid(second, NULL, 0);
+	close(tx);
+	close(p.fd);
+	free(buf);
 }
 
 TEST_HARNESS_MAIN

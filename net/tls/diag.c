@@ -51,6 +51,9 @@ int tls_diag_get_info(struct sock *sk, struct sk_buff *skb)
 		err = nla_put_flag(skb, TLS_INFO_ZC_RO_TX);
 	if (!err && READ_ONCE(ts->rx_no_pad))
 		err = nla_put_flag(skb, TLS_INFO_RX_NO_PAD);
+	if (!err)
+		err = nla_put_u16(skb, TLS_INFO_TX_MAX_PAYLOAD_LEN,
+				  READ_ONCE(ts->tx_max_payload));
 end:
 	rcu_read_unlock();
 	if (err) {
@@ -69,5 +72,6 @@ size_t tls_diag_get_info_size(const struct sock *sk)
 	       nla_total_size(sizeof(u16)) +	/* TLS_INFO_TXCONF */
 	       nla_total_size(sizeof(u16)) +	/* TLS_INFO_RXCONF */
 	       nla_total_size(0) +		/* TLS_INFO_ZC_RO_TX */
-	       nla_total_size(0);		/* TLS_INFO_RX_NO_PAD */
+	       nla_total_size(0) +		/* TLS_INFO_RX_NO_PAD */
+	       nla_total_size(sizeof(u16));	/* TLS_INFO_TX_MAX_PAYLOAD_LEN */
 }

@@ -32,7 +32,8 @@
  * @nonce: salt || iv. Under %TLS_NONCE_EXPLICIT the iv part is the next
  *	record's explicit nonce, counting up from what user space set.
  * @seq: the next record's sequence number
- * @exhausted: @seq went past 2^64 - 1: no record may be sent or taken
+ * @exhausted: the record with sequence number 2^64 - 1 was taken: no
+ *	record may follow it
  * @info: the crypto_info struct as user space set it, for getsockopt
  *	(which reports @nonce and @seq as they are now)
  *

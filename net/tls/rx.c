@@ -117,10 +117,17 @@ static void tls_rx_consume(struct tls_rx *rx, struct sk_buff *skb, u32 n)
 	consume_skb(skb);
 }
 
+/* An empty data record carries nothing, and no boundary a read must keep */
+static bool tls_rx_empty_data(struct sk_buff *skb)
+{
+	return !skb->len && tls_rx_msg(skb)->type == TLS_RECORD_TYPE_DATA;
+}
+
 /*
- * The record a read continues with: the queue's head, else the next one
- * decrypted, waiting for it as @timeo says. Empty records are skipped.
- * NULL at the end of the stream.
+ * The record a splice or read_sock continues with: the queue's head, else
+ * the next one decrypted, waiting for it as @timeo says. Empty data
+ * records are skipped; an empty control record is returned like any
+ * other, so that it is refused, not lost. NULL at the end of the stream.
  */
 static struct sk_buff *tls_rx_next(struct sock *sk, struct tls_rx *rx,
 				   long *timeo)
@@ -130,7 +137,7 @@ static struct sk_buff *tls_rx_next(struct sock *sk, struct tls_rx *rx,
 
 	for (;;) {
 		skb = skb_peek(&rx->queue);
-		if (skb && tls_rx_msg(skb)->off < skb->len)
+		if (skb && !tls_rx_empty_data(skb))
 			return skb;
 		if (skb) {
 			tls_rx_consume(rx, skb, 0);
@@ -200,6 +207,7 @@ static bool tls_rx_peek_full(struct sock *sk, struct tls_rx *rx, int flags)
  * @copied: bytes given so far
  * @type: the content type of what it got, -1 before the first record
  * @peek: under MSG_PEEK, the last queued record looked at
+ * @eor: the last byte given ended a record: the read gets MSG_EOR
  */
 struct tls_rx_read {
 	struct msghdr	*msg;
@@ -208,6 +216,7 @@ struct tls_rx_read {
 	size_t		copied;
 	int		type;
 	struct sk_buff	*peek;
+	bool		eor;
 };
 
 /* The next queued record this read has not looked at, or NULL */
@@ -237,6 +246,12 @@ static int tls_rx_read_skb(struct sock *sk, struct tls_rx *rx,
 	u32 n;
 	int err;
 
+	/* neither types the read nor ends it: TLS 1.3 allows them */
+	if (tls_rx_empty_data(skb)) {
+		if (!(rd->flags & MSG_PEEK))
+			tls_rx_consume(rx, skb, 0);
+		return 1;
+	}
 	if (rd->type < 0) {
 		err = tls_rx_cmsg(rd->msg, m->type);
 		if (err)
@@ -250,6 +265,7 @@ static int tls_rx_read_skb(struct sock *sk, struct tls_rx *rx,
 	if (n && skb_copy_datagram_msg(skb, m->off, rd->msg, n))
 		return -EFAULT;
 	rd->copied += n;
+	rd->eor = m->off + n == skb->len;
 	/* this may free @skb */
 	if (!(rd->flags & MSG_PEEK))
 		tls_rx_consume(rx, skb, n);
@@ -271,14 +287,16 @@ static int tls_rx_read_new(struct sock *sk, struct tls_rx *rx,
 		return err;
 	if (tls_rx_direct(rx, rd->msg, rd->flags, rd->type)) {
 		n = tls_rx_open_user(sk, rx, rd->msg, rd->len - rd->copied);
-		if (n >= 0) {
+		if (n > 0) {
 			if (rd->type < 0) {
 				tls_rx_cmsg(rd->msg, TLS_RECORD_TYPE_DATA);
 				rd->type = TLS_RECORD_TYPE_DATA;
 			}
 			rd->copied += n;
-			return 1;
+			rd->eor = true;
 		}
+		if (n >= 0)
+			return 1;
 		if (n != -EAGAIN)
 			return tls_rx_abort(sk, rx, n);
 	}
@@ -302,7 +320,9 @@ static int tls_rx_read_new(struct sock *sk, struct tls_rx *rx,
  * Reads whole and partial records of one type until @len is reached, or
  * SO_RCVLOWAT (all of @len under MSG_WAITALL) is and no further record is
  * complete. An error after some bytes ends the read short; the next read
- * reports it.
+ * reports it. A read whose last byte is the last of a record, or that
+ * returns an empty control record, gets MSG_EOR in @msg->msg_flags, with
+ * MSG_PEEK too: a TLS library that reads one record at a time checks it.
  *
  * Return: plaintext bytes read, 0 at the end of the stream, or a
  * negative errno.
@@ -335,6 +355,8 @@ int tls_rx_recvmsg(struct sock *sk, struct tls_rx *rx, struct msghdr *msg,
 	}
 	release_sock(sk);
 
+	if (rd.type >= 0 && rd.eor)
+		msg->msg_flags |= MSG_EOR;
 	if (rd.copied)
 		return rd.copied;
 	if (ret == TLS_RX_SKERR)

@@ -26,6 +26,8 @@ struct tls_tx;
  *	the other direction must use the same
  * @cipher_type: the TLS_CIPHER_* number of those keys
  * @zc_ro_tx: TLS_TX_ZEROCOPY_RO, kept for device offload and reported
+ * @tx_max_payload: TLS_TX_MAX_PAYLOAD_LEN: the most plaintext a sent
+ *	record carries, 2^14 unless set; @tx keeps a copy
  * @rx_no_pad: TLS_RX_EXPECT_NO_PAD, as sock_diag reports it
  * @rcu: frees the state one grace period after close(), for readers of
  *	@info that do not hold the socket lock
@@ -44,6 +46,7 @@ struct tls_sock {
 	u16			cipher_type;
 	bool			zc_ro_tx;
 	bool			rx_no_pad;
+	u16			tx_max_payload;
 	struct rcu_head		rcu;
 };
 

@@ -9,7 +9,8 @@
  * may be set again, with the same cipher: that is a KeyUpdate (RFC 8446,
  * section 4.6.3). TLS_TX_ZEROCOPY_RO is kept for device offload and only
  * reported by the software path; TLS_RX_EXPECT_NO_PAD lets TLS 1.3
- * records be decrypted straight into the reader's buffer. Options this
+ * records be decrypted straight into the reader's buffer;
+ * TLS_TX_MAX_PAYLOAD_LEN caps the records sent (RFC 8449). Options this
  * version does not know fail with ENOPROTOOPT, as on a socket without
  * the ULP.
  */
@@ -248,6 +249,71 @@ static int tls_sockopt_get_no_pad(struct sock *sk, char __user *optval,
 	return copy_to_user(optval, &val, sizeof(val)) ? -EFAULT : 0;
 }
 
+/* RFC 8449, section 4: the least record_size_limit an endpoint may send */
+#define TLS_SOCKOPT_RECORD_LIMIT_MIN	64
+
+/*
+ * TLS_TX_MAX_PAYLOAD_LEN: a u16, the most plaintext a record sent from
+ * now on may carry, from RFC 8449's record_size_limit up to 2^14. That
+ * limit counts TLS 1.3's content type byte, which this value does not:
+ * so with TLS 1.3 keys (either direction) it may be one less, 63. It may
+ * be set before the keys, and again later, but not while a record is
+ * open: that record's room was counted with the old value.
+ */
+static int tls_sockopt_set_max_payload(struct sock *sk, sockptr_t optval,
+				       unsigned int optlen)
+{
+	struct tls_sock *ts = tls_sk(sk);
+	unsigned int min = TLS_SOCKOPT_RECORD_LIMIT_MIN;
+	struct tls_tx *tx;
+	u16 val;
+	int err;
+
+	/*
+	 * The socket lock is enough: senders read the value under it, and
+	 * one that waits with no record open starts its next record with
+	 * whatever value it finds.
+	 */
+	lock_sock(sk);
+	tx = ts->tx;
+	err = -EBUSY;
+	if (tx && (tx->open.len || tx->open.nr))
+		goto out;
+	err = -EINVAL;
+	if (sockptr_is_null(optval) || optlen != sizeof(val))
+		goto out;
+	err = -EFAULT;
+	if (copy_from_sockptr(&val, optval, sizeof(val)))
+		goto out;
+	if (ts->version == TLS_1_3_VERSION)
+		min--;
+	err = -EINVAL;
+	if (val < min || val > TLS_MAX_PAYLOAD_SIZE)
+		goto out;
+	WRITE_ONCE(ts->tx_max_payload, val);
+	if (tx)
+		tx->max_payload = val;
+	err = 0;
+out:
+	release_sock(sk);
+	return err;
+}
+
+static int tls_sockopt_get_max_payload(struct sock *sk, char __user *optval,
+				       int __user *optlen)
+{
+	u16 val = READ_ONCE(tls_sk(sk)->tx_max_payload);
+	int len;
+
+	if (get_user(len, optlen))
+		return -EFAULT;
+	if (len < (int)sizeof(val))
+		return -EINVAL;
+	if (put_user(sizeof(val), optlen))
+		return -EFAULT;
+	return copy_to_user(optval, &val, sizeof(val)) ? -EFAULT : 0;
+}
+
 int tls_sockopt_set(struct sock *sk, int optname, sockptr_t optval,
 		    unsigned int optlen)
 {
@@ -259,6 +325,8 @@ int tls_sockopt_set(struct sock *sk, int optname, sockptr_t optval,
 		return tls_sockopt_set_zc_ro(sk, optval, optlen);
 	case TLS_RX_EXPECT_NO_PAD:
 		return tls_sockopt_set_no_pad(sk, optval, optlen);
+	case TLS_TX_MAX_PAYLOAD_LEN:
+		return tls_sockopt_set_max_payload(sk, optval, optlen);
 	default:
 		return -ENOPROTOOPT;
 	}
@@ -275,6 +343,8 @@ int tls_sockopt_get(struct sock *sk, int optname, char __user *optval,
 		return tls_sockopt_get_zc_ro(sk, optval, optlen);
 	case TLS_RX_EXPECT_NO_PAD:
 		return tls_sockopt_get_no_pad(sk, optval, optlen);
+	case TLS_TX_MAX_PAYLOAD_LEN:
+		return tls_sockopt_get_max_payload(sk, optval, optlen);
 	default:
 		return -ENOPROTOOPT;
 	}

@@ -153,7 +153,7 @@ static bool tls_tx_borrow_ok(const struct tls_tx *tx, struct msghdr *msg,
 	    tx->key.cipher->ccm_b0 || tx->open.len || tx->open.nr ||
 	    tls_tx_pending(tx))
 		return false;
-	return len == TLS_MAX_PAYLOAD_SIZE ||
+	return len == tx->max_payload ||
 	       (len == msg_data_left(msg) && !(msg->msg_flags & MSG_MORE));
 }
 
@@ -161,7 +161,7 @@ static bool tls_tx_borrow_ok(const struct tls_tx *tx, struct msghdr *msg,
 static int tls_tx_fill(struct sock *sk, struct tls_tx *tx, struct msghdr *msg)
 {
 	size_t len = min_t(size_t, msg_data_left(msg),
-			   TLS_MAX_PAYLOAD_SIZE - tx->open.len);
+			   tx->max_payload - tx->open.len);
 	int n;
 
 	if ((msg->msg_flags & MSG_SPLICE_PAGES) &&
@@ -193,14 +193,14 @@ static ssize_t tls_tx_send_locked(struct sock *sk, struct tls_tx *tx,
 			return err;
 	}
 	err = tx->err;
-	/* no sequence number left for a record of these bytes */
-	if (!err && tx->key.exhausted && !tls_tx_pending(tx))
-		err = tls_tx_abort(sk, tx, -EBADMSG);
 	if (!err && (sk->sk_err || (sk->sk_shutdown & SEND_SHUTDOWN)))
 		err = -EPIPE;
 	/* what earlier sends left pending goes first */
 	if (!err)
 		err = tls_tx_drain(sk, tx, 0, &timeo);
+	/* no sequence number left for a record of these bytes */
+	if (!err && tls_tx_seq_spent(tx))
+		err = tls_tx_abort(sk, tx, -EBADMSG);
 	/*
 	 * A typed send makes a record of its own, and never appends to one
 	 * of another type: an open record of another type is one a typed
@@ -450,6 +450,7 @@ int tls_tx_start(struct sock *sk, const struct tls_cipher *cipher,
 	INIT_WORK(&tx->work, tls_tx_work);
 	tx->sk = sk;
 	tx->sk_write_space = sk->sk_write_space;
+	tx->max_payload = ts->tx_max_payload;
 
 	/* Pairs with smp_load_acquire() in the proto calls: tx is complete. */
 	smp_store_release(&ts->tx, tx);

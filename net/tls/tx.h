@@ -81,6 +81,9 @@ struct tls_tx_next {
  * @frag: where record memory comes from, as sk_page_frag() for TCP
  * @err: an error that ended the path for good (a failed encryption
  *	leaves no way to continue the record stream), 0 before
+ * @max_payload: the most plaintext one record carries (RFC 8449's limit,
+ *	set with TLS_TX_MAX_PAYLOAD_LEN; TLS 1.3's content type byte comes
+ *	on top). Changed only while no record is open.
  * @flags: TLS_TX_WORK_AGAIN: @work found @lock taken (tls_tx_unlock())
  * @closing: close() runs; @work must not touch the socket any more
  * @work: pushes what is pending once TCP has room (see tls_tx_wake())
@@ -106,6 +109,7 @@ struct tls_tx {
 	struct tls_tx_buf	out;
 	struct page_frag	frag;
 	int			err;
+	u16			max_payload;
 	unsigned long		flags;
 	bool			closing;
 	struct work_struct	work;
@@ -121,6 +125,16 @@ struct tls_tx {
 
 /* Bit of tls_tx.flags */
 #define TLS_TX_WORK_AGAIN	0
+
+/*
+ * No record is sent with the last sequence number, 2^64 - 1: the send
+ * that would need it fails with EBADMSG instead, as upstream's selftests
+ * expect. (RX accepts a record with it, and fails the one after.)
+ */
+static inline bool tls_tx_seq_spent(const struct tls_tx *tx)
+{
+	return tx->key.seq == U64_MAX;
+}
 
 /* tx.c: the socket calls */
 int tls_tx_start(struct sock *sk, const struct tls_cipher *cipher,

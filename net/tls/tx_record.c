@@ -165,15 +165,15 @@ static int tls_tx_copy_into(struct sock *sk, struct tls_tx *tx,
  * tls_tx_full() - must the open record close before it takes more?
  * @tx: the TX state, socket locked
  *
- * Return: true when it holds 2^14 bytes, or has no piece of memory left
- * to grow into.
+ * Return: true when it holds as many bytes as a record may carry, or has
+ * no piece of memory left to grow into.
  */
 bool tls_tx_full(struct tls_tx *tx)
 {
 	const struct tls_tx_open *open = &tx->open;
 	const struct bio_vec *last;
 
-	if (open->len >= TLS_MAX_PAYLOAD_SIZE)
+	if (open->len >= tx->max_payload)
 		return true;
 	/* one piece stays free for the tag */
 	if (!open->nr)
@@ -553,7 +553,7 @@ int tls_tx_seal(struct sock *sk, struct tls_tx *tx)
 	int err;
 
 	/* the record can never go: drop it, and any page it borrowed */
-	if (key->exhausted) {
+	if (tls_tx_seq_spent(tx)) {
 		tls_tx_open_release(open);
 		return tls_tx_abort(sk, tx, -EBADMSG);
 	}

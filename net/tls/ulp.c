@@ -59,6 +59,7 @@ static int tls_ulp_init(struct sock *sk)
 	if (!ts)
 		return -ENOMEM;
 	ts->sk_proto = READ_ONCE(sk->sk_prot);
+	ts->tx_max_payload = TLS_MAX_PAYLOAD_SIZE;
 
 	rcu_assign_pointer(inet_csk(sk)->icsk_ulp_data, ts);
 	sock_replace_proto(sk, prot);

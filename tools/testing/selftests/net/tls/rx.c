@@ -634,9 +634,11 @@ static void send_data(struct __test_metadata *_metadata, struct sender *s,
 
 /*
  * recvmsg() with room for a TLS_GET_RECORD_TYPE cmsg when @type is not
- * NULL; *@type is the record type reported, or -1 when none was.
+ * NULL; *@type is the record type reported, or -1 when none was. When
+ * @msg_flags is not NULL it gets what the kernel set in msg_flags.
  */
-static ssize_t recv_typed(int fd, void *buf, size_t len, int flags, int *type)
+static ssize_t recv_flags(int fd, void *buf, size_t len, int flags, int *type,
+			  int *msg_flags)
 {
 	char cbuf[CMSG_SPACE(sizeof(unsigned char))];
 	struct iovec iov = { .iov_base = buf, .iov_len = len };
@@ -654,6 +656,8 @@ static ssize_t recv_typed(int fd, void *buf, size_t len, int flags, int *type)
 		*type = -1;
 	}
 	n = recvmsg(fd, &msg, flags);
+	if (msg_flags)
+		*msg_flags = msg.msg_flags;
 	if (n < 0 || !type)
 		return n;
 	for (cmsg = CMSG_FIRSTHDR(&msg); cmsg; cmsg = CMSG_NXTHDR(&msg, cmsg))
@@ -661,6 +665,11 @@ static ssize_t recv_typed(int fd, void *buf, size_t len, int flags, int *type)
 		    cmsg->cmsg_type == TLS_GET_RECORD_TYPE)
 			*type = *CMSG_DATA(cmsg);
 	return n;
+}
+
+static ssize_t recv_typed(int fd, void *buf, size_t len, int flags, int *type)
+{
+	return recv_flags(fd, buf, len, flags, type, NULL);
 }
 
 /* One recv returns exactly @len bytes of a record of @want_type. */
@@ -1925,6 +1934,382 @@ TEST_F(rx, splice_control)
 	EXPECT_EQ(memcmp(buf, "data", 4), 0);
 	close(p[0]);
 	close(p[1]);
+}
+
+/* ---- record boundaries: MSG_EOR, empty records ---------------------- */
+
+/* The case a table-driven test is at, for its failure messages */
+static char read_case[96];
+
+/*
+ * One recvmsg() of at most @len bytes (with a cmsg buffer) must return
+ * @want bytes of @want_type, of which @data is the start, with MSG_EOR
+ * set exactly when @eor says.
+ */
+static void expect_read(struct __test_metadata *_metadata, int fd, int flags,
+			size_t len, int want_type, const void *data,
+			size_t want, bool eor)
+{
+	unsigned char buf[2 * MAX_PLAIN];
+	int type, mflags;
+	ssize_t n;
+
+	ASSERT_LE(len, sizeof(buf));
+	n = recv_flags(fd, buf, len, flags, &type, &mflags);
+	ASSERT_EQ(n, (ssize_t)want) TH_LOG("%srecv(%zu%s): %s", read_case, len,
+					   flags & MSG_PEEK ? ", MSG_PEEK" : "",
+					   n < 0 ? strerror(errno) : "length");
+	EXPECT_EQ(type, want_type) TH_LOG("%s", read_case);
+	if (data)
+		EXPECT_EQ(memcmp(buf, data, want), 0) TH_LOG("data differs");
+	EXPECT_EQ(!!(mflags & MSG_EOR), eor)
+		TH_LOG("%srecv(%zu%s) of %zu bytes: MSG_EOR %s", read_case, len,
+		       flags & MSG_PEEK ? ", MSG_PEEK" : "", want,
+		       eor ? "missing" : "set inside a record");
+	EXPECT_EQ(mflags & MSG_CTRUNC, 0);
+}
+
+/* A read that takes a whole record, or exactly its length, ends it. */
+TEST_F(rx, eor_whole_record)
+{
+	unsigned char data[300];
+
+	fill(data, sizeof(data), 21);
+	send_data(_metadata, &self->s, data, 5);
+	expect_read(_metadata, self->rx, 0, 100, TYPE_DATA, data, 5, true);
+	send_data(_metadata, &self->s, data, sizeof(data));
+	expect_read(_metadata, self->rx, 0, sizeof(data), TYPE_DATA, data,
+		    sizeof(data), true);
+	send_data(_metadata, &self->s, data, 1);
+	expect_read(_metadata, self->rx, 0, MAX_PLAIN, TYPE_DATA, data, 1,
+		    true);
+}
+
+/* Reads that stop inside a record have no MSG_EOR; the one ending it has. */
+TEST_F(rx, eor_partial_reads)
+{
+	unsigned char data[1000];
+
+	fill(data, sizeof(data), 22);
+	send_data(_metadata, &self->s, data, sizeof(data));
+	expect_read(_metadata, self->rx, 0, 400, TYPE_DATA, data, 400, false);
+	expect_read(_metadata, self->rx, 0, 400, TYPE_DATA, data + 400, 400,
+		    false);
+	expect_read(_metadata, self->rx, 0, 1000, TYPE_DATA, data + 800, 200,
+		    true);
+	expect_err(_metadata, self->rx, MSG_DONTWAIT, EAGAIN);
+}
+
+/* MSG_PEEK follows the same rule, from where reads have got to. */
+TEST_F(rx, eor_peek)
+{
+	unsigned char data[1000];
+
+	fill(data, sizeof(data), 23);
+	send_data(_metadata, &self->s, data, sizeof(data));
+	expect_read(_metadata, self->rx, MSG_PEEK, 1000, TYPE_DATA, data, 1000,
+		    true);
+	expect_read(_metadata, self->rx, MSG_PEEK, 400, TYPE_DATA, data, 400,
+		    false);
+	expect_read(_metadata, self->rx, 0, 400, TYPE_DATA, data, 400, false);
+	expect_read(_metadata, self->rx, MSG_PEEK, 100, TYPE_DATA, data + 400,
+		    100, false);
+	expect_read(_metadata, self->rx, MSG_PEEK, 1000, TYPE_DATA, data + 400,
+		    600, true);
+	expect_read(_metadata, self->rx, 0, 1000, TYPE_DATA, data + 400, 600,
+		    true);
+}
+
+/* Control records: whole with MSG_EOR, in parts only the last part. */
+TEST_F(rx, eor_control)
+{
+	static const unsigned char alert[2] = { 2, 40 };
+	unsigned char hs[100];
+
+	fill(hs, sizeof(hs), 24);
+	hs[0] = HS_NEW_SESSION_TICKET;
+	send_rec(_metadata, &self->s, TYPE_ALERT, alert, sizeof(alert));
+	send_rec(_metadata, &self->s, TYPE_HANDSHAKE, hs, sizeof(hs));
+	expect_read(_metadata, self->rx, 0, 100, TYPE_ALERT, alert,
+		    sizeof(alert), true);
+	expect_read(_metadata, self->rx, MSG_PEEK, 40, TYPE_HANDSHAKE, hs, 40,
+		    false);
+	expect_read(_metadata, self->rx, 0, 40, TYPE_HANDSHAKE, hs, 40, false);
+	expect_read(_metadata, self->rx, MSG_PEEK, 100, TYPE_HANDSHAKE, hs + 40,
+		    60, true);
+	expect_read(_metadata, self->rx, 0, 100, TYPE_HANDSHAKE, hs + 40, 60,
+		    true);
+}
+
+/*
+ * A read over several records: MSG_EOR when it ends where one does, none
+ * when it stops inside a later one, even though an earlier one ended in
+ * it.
+ */
+TEST_F(rx, eor_across_records)
+{
+	unsigned char data[600];
+	int i;
+
+	fill(data, sizeof(data), 25);
+	for (i = 0; i < 3; i++) {
+		send_data(_metadata, &self->s, data, 300);
+		send_data(_metadata, &self->s, data + 300, 300);
+		/* let both be queued */
+		sleep_ms(10);
+		switch (i) {
+		case 0:
+			expect_read(_metadata, self->rx, 0, 1000, TYPE_DATA,
+				    data, 600, true);
+			break;
+		case 1:
+			expect_read(_metadata, self->rx, 0, 450, TYPE_DATA,
+				    data, 450, false);
+			expect_read(_metadata, self->rx, 0, 1000, TYPE_DATA,
+				    data + 450, 150, true);
+			break;
+		default:
+			expect_read(_metadata, self->rx, MSG_PEEK, 450,
+				    TYPE_DATA, data, 450, false);
+			expect_read(_metadata, self->rx, MSG_PEEK, 600,
+				    TYPE_DATA, data, 600, true);
+			expect_read(_metadata, self->rx, 0, 600, TYPE_DATA,
+				    data, 600, true);
+		}
+	}
+	/* data then a control record: the data read ends with its record */
+	send_data(_metadata, &self->s, data, 100);
+	send_rec(_metadata, &self->s, TYPE_ALERT, data, 2);
+	sleep_ms(10);
+	expect_read(_metadata, self->rx, 0, 1000, TYPE_DATA, data, 100, true);
+	expect_read(_metadata, self->rx, 0, 1000, TYPE_ALERT, data, 2, true);
+}
+
+/*
+ * An empty data record in front of a control record changes nothing:
+ * splice() still refuses the control record with EINVAL (not EAGAIN, as
+ * if the empty control record were nothing), and recvmsg() returns it
+ * with its own type (not 0 bytes of data, as if at the end of the stream).
+ */
+TEST_F(rx, empty_data_then_control)
+{
+	static const unsigned char alert[2] = { 1, 0 };
+	unsigned char buf[16];
+	int p[2], i;
+
+	ASSERT_EQ(pipe(p), 0);
+	for (i = 0; i < 2; i++) {
+		send_data(_metadata, &self->s, "", 0);
+		if (i)
+			send_rec(_metadata, &self->s, TYPE_ALERT, alert,
+				 sizeof(alert));
+		else
+			send_rec(_metadata, &self->s, TYPE_HANDSHAKE, "", 0);
+		sleep_ms(10);
+		EXPECT_EQ(splice(self->rx, NULL, p[1], NULL, sizeof(buf),
+				 SPLICE_F_NONBLOCK), -1);
+		EXPECT_EQ(errno, EINVAL) TH_LOG("splice: %s", strerror(errno));
+		EXPECT_EQ(splice(self->rx, NULL, p[1], NULL, sizeof(buf),
+				 SPLICE_F_NONBLOCK), -1);
+		EXPECT_EQ(errno, EINVAL) TH_LOG("splice: %s", strerror(errno));
+		if (i)
+			expect_rec(_metadata, self->rx, TYPE_ALERT, alert,
+				   sizeof(alert));
+		else
+			expect_rec(_metadata, self->rx, TYPE_HANDSHAKE, "", 0);
+	}
+	/* and with nothing in between, recvmsg() too */
+	send_data(_metadata, &self->s, "", 0);
+	send_rec(_metadata, &self->s, TYPE_ALERT, alert, sizeof(alert));
+	expect_rec(_metadata, self->rx, TYPE_ALERT, alert, sizeof(alert));
+	send_data(_metadata, &self->s, "", 0);
+	send_data(_metadata, &self->s, "data", 4);
+	ASSERT_EQ(splice(self->rx, NULL, p[1], NULL, sizeof(buf),
+			 SPLICE_F_NONBLOCK), 4);
+	ASSERT_EQ(read(p[0], buf, sizeof(buf)), 4);
+	EXPECT_EQ(memcmp(buf, "data", 4), 0);
+	expect_err(_metadata, self->rx, MSG_DONTWAIT, EAGAIN);
+	close(p[0]);
+	close(p[1]);
+}
+
+/*
+ * Empty records, in every order of up to three among: empty data, empty
+ * control, control, data. An empty data record carries nothing and is
+ * skipped by every read; an empty control record is a record like any
+ * other: recvmsg() returns it alone (0 bytes, with its type and MSG_EOR),
+ * splice() refuses it with EINVAL and leaves it queued.
+ */
+enum rec_kind { REC_EMPTY_DATA, REC_EMPTY_CTRL, REC_CTRL, REC_DATA, REC_KINDS };
+
+#define ORDER_MAX	3
+
+struct rec_plan {
+	int kind[ORDER_MAX];
+	int n;
+};
+
+/* The type and bytes of record @i of @plan */
+static int plan_rec(const struct rec_plan *plan, int i, unsigned char *buf,
+		    size_t *len)
+{
+	switch (plan->kind[i]) {
+	case REC_EMPTY_DATA:
+		*len = 0;
+		return TYPE_DATA;
+	case REC_EMPTY_CTRL:
+		*len = 0;
+		return TYPE_HANDSHAKE;
+	case REC_CTRL:
+		buf[0] = 1;
+		buf[1] = 'a' + i;
+		*len = 2;
+		return TYPE_ALERT;
+	default:
+		memcpy(buf, "data", 4);
+		buf[4] = '0' + i;
+		*len = 5;
+		return TYPE_DATA;
+	}
+}
+
+static void plan_send(struct __test_metadata *_metadata, struct sender *s,
+		      const struct rec_plan *plan)
+{
+	unsigned char buf[8];
+	size_t len;
+	int i, type;
+
+	for (i = 0; i < plan->n; i++) {
+		type = plan_rec(plan, i, buf, &len);
+		send_rec(_metadata, s, type, buf, len);
+	}
+	/* let all be queued: a read takes only what is complete */
+	sleep_ms(2);
+}
+
+/*
+ * What the next read from record *@i on returns: the control record
+ * there, or the data of the records up to the next control record.
+ * Empty data records are passed over. *@type is -1 when nothing is left.
+ */
+static size_t plan_next_read(const struct rec_plan *plan, int *i,
+			     bool one_record, unsigned char *out, int *type)
+{
+	unsigned char buf[8];
+	size_t len, got = 0;
+	int t;
+
+	*type = -1;
+	while (*i < plan->n) {
+		t = plan_rec(plan, *i, buf, &len);
+		if (t == TYPE_DATA && !len) {
+			(*i)++;
+			continue;
+		}
+		if (t != TYPE_DATA) {
+			if (*type < 0) {
+				*type = t;
+				memcpy(out, buf, len);
+				got = len;
+				(*i)++;
+			}
+			break;
+		}
+		*type = TYPE_DATA;
+		memcpy(out + got, buf, len);
+		got += len;
+		(*i)++;
+		if (one_record)
+			break;
+	}
+	return got;
+}
+
+enum plan_read { READ_RECV, READ_PEEK, READ_SPLICE };
+
+static void plan_check(struct __test_metadata *_metadata, int fd,
+		       const struct rec_plan *plan, enum plan_read how)
+{
+	unsigned char want[ORDER_MAX * 8], buf[64];
+	int i = 0, type, p[2];
+	size_t len;
+	ssize_t n;
+
+	ASSERT_EQ(pipe(p), 0);
+	for (;;) {
+		len = plan_next_read(plan, &i, how == READ_SPLICE, want, &type);
+		if (type < 0)
+			break;
+		if (how == READ_PEEK)
+			expect_read(_metadata, fd, MSG_PEEK, sizeof(buf), type,
+				    want, len, true);
+		if (how != READ_SPLICE || type != TYPE_DATA) {
+			if (how == READ_SPLICE) {
+				n = splice(fd, NULL, p[1], NULL, sizeof(buf),
+					   SPLICE_F_NONBLOCK);
+				ASSERT_EQ(n, -1) TH_LOG("%ssplice took a control record",
+							read_case);
+				ASSERT_EQ(errno, EINVAL) TH_LOG("%ssplice: %s",
+								read_case,
+								strerror(errno));
+			}
+			expect_read(_metadata, fd, 0, sizeof(buf), type, want,
+				    len, true);
+			continue;
+		}
+		n = splice(fd, NULL, p[1], NULL, sizeof(buf), SPLICE_F_NONBLOCK);
+		ASSERT_EQ(n, (ssize_t)len) TH_LOG("%ssplice: %s", read_case,
+						  n < 0 ? strerror(errno) :
+							  "length");
+		ASSERT_EQ(read(p[0], buf, n), n);
+		EXPECT_EQ(memcmp(buf, want, len), 0);
+	}
+	/* all read: nothing is left, for any kind of read */
+	expect_err(_metadata, fd, MSG_DONTWAIT, EAGAIN);
+	expect_err(_metadata, fd, MSG_DONTWAIT | MSG_PEEK, EAGAIN);
+	n = splice(fd, NULL, p[1], NULL, sizeof(buf), SPLICE_F_NONBLOCK);
+	EXPECT_EQ(n, -1) TH_LOG("%ssplice at the end", read_case);
+	EXPECT_EQ(errno, EAGAIN) TH_LOG("%ssplice at the end: %s", read_case,
+					strerror(errno));
+	close(p[0]);
+	close(p[1]);
+}
+
+TEST_F(rx, empty_records_every_order)
+{
+	static const char *const how_name[] = { "recv", "peek", "splice" };
+	static const char *const kind_name[] = {
+		"empty-data", "empty-control", "control", "data",
+	};
+	struct rec_plan plan;
+	int n, code, how, j, c;
+
+	for (n = 1; n <= ORDER_MAX; n++) {
+		int orders = 1;
+
+		for (j = 0; j < n; j++)
+			orders *= REC_KINDS;
+		for (code = 0; code < orders; code++) {
+			plan.n = n;
+			for (j = 0, c = code; j < n; j++, c /= REC_KINDS)
+				plan.kind[j] = c % REC_KINDS;
+			for (how = READ_RECV; how <= READ_SPLICE; how++) {
+				snprintf(read_case, sizeof(read_case),
+					 "records %s%s%s%s%s, read by %s: ",
+					 kind_name[plan.kind[0]],
+					 n > 1 ? " " : "",
+					 n > 1 ? kind_name[plan.kind[1]] : "",
+					 n > 2 ? " " : "",
+					 n > 2 ? kind_name[plan.kind[2]] : "",
+					 how_name[how]);
+				plan_send(_metadata, &self->s, &plan);
+				plan_check(_metadata, self->rx, &plan, how);
+				if (_metadata->exit_code != KSFT_PASS)
+					return;
+			}
+		}
+	}
 }
 
 /* EOF after the last record: recv returns 0 only once all is read. */

@@ -39,6 +39,10 @@
 #include <unistd.h>
 
 #include <linux/bpf.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <linux/sock_diag.h>
 #include <linux/tls.h>
 #include <linux/types.h>
 
@@ -1563,10 +1567,23 @@ TEST_F(tx, close_pushes_open_record)
 	expect_eof(_metadata, self->p.fd);
 }
 
+/* An unlinked file holding @data, for sendfile() */
+static int file_with(struct __test_metadata *_metadata, const void *data,
+		     size_t len)
+{
+	char path[] = "/tmp/ktls_tx_XXXXXX";
+	int fd;
+
+	fd = mkstemp(path);
+	ASSERT_GE(fd, 0);
+	unlink(path);
+	ASSERT_EQ(write(fd, data, len), len);
+	return fd;
+}
+
 /* sendfile() fills whole records and ends its last one. */
 TEST_F(tx, sendfile)
 {
-	char path[] = "/tmp/ktls_tx_XXXXXX";
 	const size_t len = 100000;
 	unsigned char *buf;
 	off_t off = 0;
@@ -1575,10 +1592,7 @@ TEST_F(tx, sendfile)
 	buf = malloc(len);
 	ASSERT_NE(buf, NULL);
 	fill(buf, len, 99);
-	fd = mkstemp(path);
-	ASSERT_GE(fd, 0);
-	unlink(path);
-	ASSERT_EQ(write(fd, buf, len), len);
+	fd = file_with(_metadata, buf, len);
 	ASSERT_EQ(sendfile(self->tx, fd, &off, len), len);
 	expect_records(_metadata, &self->p, TYPE_DATA, buf, len);
 	expect_marker(_metadata, self->tx, &self->p);
@@ -1908,10 +1922,30 @@ TEST_F(tx, before_keys)
 }
 
 /*
- * Sequence numbers never wrap (RFC 8446, section 5.3): the record with
- * seq 2^64 - 1 goes out, the next send fails with EBADMSG, and so does
- * every send after it.
+ * Sequence numbers never wrap (RFC 8446, section 5.3), and TX never uses
+ * the last one, 2^64 - 1, as upstream's selftests expect: the record with
+ * seq 2^64 - 2 goes out, the next send fails with EBADMSG without
+ * sending anything, and so does every send after it, whatever its kind.
  */
+static void expect_spent(struct __test_metadata *_metadata, int tx,
+			 struct peer *p)
+{
+	off_t off = 0;
+	int fd;
+
+	EXPECT_EQ(send(tx, "over", 4, 0), -1);
+	EXPECT_EQ(errno, EBADMSG);
+	EXPECT_EQ(send(tx, "more", 4, MSG_MORE), -1);
+	EXPECT_EQ(errno, EBADMSG);
+	EXPECT_EQ(send_typed(tx, TYPE_ALERT, "\1\0", 2, 0), -1);
+	EXPECT_EQ(errno, EBADMSG);
+	fd = file_with(_metadata, "file", 4);
+	EXPECT_EQ(sendfile(tx, fd, &off, 4), -1);
+	EXPECT_EQ(errno, EBADMSG);
+	close(fd);
+	expect_quiet(_metadata, p->fd);
+}
+
 TEST_F(tx, seq_exhausted)
 {
 	struct tls_keys k = self->k;
@@ -1919,15 +1953,27 @@ TEST_F(tx, seq_exhausted)
 	int tx;
 
 	memset(k.rec_seq, 0xff, sizeof(k.rec_seq));
+	k.rec_seq[sizeof(k.rec_seq) - 1] = 0xfe;
 	tls_pair(_metadata, BIG_RCVBUF, 0, &k, &tx, &p);
 	ASSERT_EQ(send(tx, "last", 4, 0), 4);
 	expect_record(_metadata, &p, TYPE_DATA, "last", 4);
-	EXPECT_EQ(send(tx, "over", 4, 0), -1);
-	EXPECT_EQ(errno, EBADMSG);
-	EXPECT_EQ(send(tx, "over", 4, 0), -1);
-	EXPECT_EQ(errno, EBADMSG);
-	expect_quiet(_metadata, p.fd);
+	expect_spent(_metadata, tx, &p);
 	close(tx);
+	close(p.fd);
+}
+
+/* Keys set at seq 2^64 - 1 send nothing at all, nor does close(). */
+TEST_F(tx, seq_last_refused)
+{
+	struct tls_keys k = self->k;
+	struct peer p;
+	int tx;
+
+	memset(k.rec_seq, 0xff, sizeof(k.rec_seq));
+	tls_pair(_metadata, BIG_RCVBUF, 0, &k, &tx, &p);
+	expect_spent(_metadata, tx, &p);
+	close(tx);
+	expect_eof(_metadata, p.fd);
 	close(p.fd);
 }
 
@@ -2251,6 +2297,352 @@ TEST_F(tx, waiting_writer_killable)
 	close(tx);
 	close(p.fd);
 	free(buf);
+}
+
+/* ---- TLS_TX_MAX_PAYLOAD_LEN (RFC 8449 record size limit) ------------ */
+
+static int set_max_payload(int fd, unsigned int val)
+{
+	__u16 v = val;
+
+	return setsockopt(fd, SOL_TLS, TLS_TX_MAX_PAYLOAD_LEN, &v, sizeof(v));
+}
+
+static unsigned int get_max_payload(struct __test_metadata *_metadata, int fd)
+{
+	socklen_t len = sizeof(__u32);
+	__u32 v = 0xdeadbeef;
+
+	/* room for more: the kernel must say it wrote two bytes */
+	ASSERT_EQ(getsockopt(fd, SOL_TLS, TLS_TX_MAX_PAYLOAD_LEN, &v, &len), 0)
+		TH_LOG("getsockopt: %s", strerror(errno));
+	ASSERT_EQ(len, sizeof(__u16));
+	ASSERT_EQ(v >> 16, 0xdead) TH_LOG("wrote past the u16");
+	return v & 0xffff;
+}
+
+/* The least value: RFC 8449's 64, less TLS 1.3's content type byte */
+static unsigned int max_payload_min(__u16 version)
+{
+	return version == TLS13 ? 63 : 64;
+}
+
+/*
+ * The records of one send of @len bytes under a limit of @max: full
+ * records of @max bytes, then one with the rest.
+ */
+static void expect_records_max(struct __test_metadata *_metadata,
+			       struct peer *p, unsigned char type,
+			       const unsigned char *data, size_t len,
+			       size_t max)
+{
+	size_t n;
+
+	for (; len; data += n, len -= n) {
+		n = len < max ? len : max;
+		expect_record(_metadata, p, type, data, n);
+	}
+}
+
+/* The value, its bounds and one past them, the option lengths. */
+TEST_F(tx, max_payload_option)
+{
+	unsigned int min = max_payload_min(variant->version);
+	socklen_t len;
+	__u16 v;
+
+	EXPECT_EQ(get_max_payload(_metadata, self->tx), MAX_PLAIN);
+	EXPECT_EQ(set_max_payload(self->tx, min - 1), -1);
+	EXPECT_EQ(errno, EINVAL);
+	EXPECT_EQ(set_max_payload(self->tx, MAX_PLAIN + 1), -1);
+	EXPECT_EQ(errno, EINVAL);
+	EXPECT_EQ(set_max_payload(self->tx, 0), -1);
+	EXPECT_EQ(errno, EINVAL);
+	EXPECT_EQ(set_max_payload(self->tx, 0xffff), -1);
+	EXPECT_EQ(errno, EINVAL);
+	/* a refused value changes nothing */
+	EXPECT_EQ(get_max_payload(_metadata, self->tx), MAX_PLAIN);
+	ASSERT_EQ(set_max_payload(self->tx, min), 0);
+	EXPECT_EQ(get_max_payload(_metadata, self->tx), min);
+	ASSERT_EQ(set_max_payload(self->tx, MAX_PLAIN), 0);
+	EXPECT_EQ(get_max_payload(_metadata, self->tx), MAX_PLAIN);
+
+	v = 1000;
+	EXPECT_EQ(setsockopt(self->tx, SOL_TLS, TLS_TX_MAX_PAYLOAD_LEN, &v, 1),
+		  -1);
+	EXPECT_EQ(errno, EINVAL);
+	EXPECT_EQ(setsockopt(self->tx, SOL_TLS, TLS_TX_MAX_PAYLOAD_LEN, &v, 4),
+		  -1);
+	EXPECT_EQ(errno, EINVAL);
+	EXPECT_EQ(setsockopt(self->tx, SOL_TLS, TLS_TX_MAX_PAYLOAD_LEN, NULL,
+			     2), -1);
+	EXPECT_EQ(errno, EINVAL);
+	len = 1;
+	EXPECT_EQ(getsockopt(self->tx, SOL_TLS, TLS_TX_MAX_PAYLOAD_LEN, &v,
+			     &len), -1);
+	EXPECT_EQ(errno, EINVAL);
+	EXPECT_EQ(get_max_payload(_metadata, self->tx), MAX_PLAIN);
+}
+
+/*
+ * Set right after the ULP, before any keys: the TLS 1.3 minimum is not
+ * known yet, the value carries over to the keys set next.
+ */
+TEST_F(tx, max_payload_before_keys)
+{
+	unsigned char data[250];
+	struct peer p;
+	int tx, rx;
+
+	fill(data, sizeof(data), 61);
+	tcp_pair(_metadata, BIG_RCVBUF, 0, &tx, &rx);
+	attach_tls(_metadata, tx);
+	EXPECT_EQ(get_max_payload(_metadata, tx), MAX_PLAIN);
+	EXPECT_EQ(set_max_payload(tx, 63), -1);
+	EXPECT_EQ(errno, EINVAL);
+	ASSERT_EQ(set_max_payload(tx, 100), 0);
+	ASSERT_EQ(set_tx(tx, &self->k), 0);
+	peer_init(&p, rx, &self->k);
+	EXPECT_EQ(get_max_payload(_metadata, tx), 100);
+	ASSERT_EQ(send(tx, data, sizeof(data), 0), sizeof(data));
+	expect_records_max(_metadata, &p, TYPE_DATA, data, sizeof(data), 100);
+	/* with the keys, TLS 1.3 takes one less */
+	EXPECT_EQ(set_max_payload(tx, 63), variant->version == TLS13 ? 0 : -1);
+	close(tx);
+	close(rx);
+}
+
+/*
+ * Sends at and around each limit, from the least to 2^14: the records on
+ * the wire are the limit long, the last one the rest. Sends of a whole
+ * record or more from user memory take the borrowed-pages path under
+ * GCM and ChaCha20-Poly1305; small ones are copied.
+ */
+TEST_F(tx, max_payload_records)
+{
+	unsigned int limits[] = { max_payload_min(variant->version), 64, 65,
+				  1000, 2048, 4096, MAX_PLAIN - 1, MAX_PLAIN };
+	const size_t buf_len = 3 * MAX_PLAIN + 7;
+	unsigned char *buf = malloc(buf_len);
+	unsigned int i, j;
+
+	ASSERT_NE(buf, NULL);
+	fill(buf, buf_len, 62);
+	for (i = 0; i < ARRAY_SIZE(limits); i++) {
+		unsigned int max = limits[i];
+		size_t sizes[] = { 1, max - 1, max, max + 1, 2 * max,
+				   3 * max + 7 };
+
+		ASSERT_EQ(set_max_payload(self->tx, max), 0);
+		for (j = 0; j < ARRAY_SIZE(sizes); j++) {
+			ASSERT_EQ(send(self->tx, buf, sizes[j], 0), sizes[j]);
+			expect_records_max(_metadata, &self->p, TYPE_DATA, buf,
+					   sizes[j], max);
+			if (_metadata->exit_code != KSFT_PASS) {
+				TH_LOG("limit %u, send of %zu bytes", max,
+				       sizes[j]);
+				goto out;
+			}
+		}
+	}
+	expect_marker(_metadata, self->tx, &self->p);
+out:
+	free(buf);
+}
+
+/* MSG_MORE sends fill records up to the limit, not to 2^14. */
+TEST_F(tx, max_payload_more)
+{
+	unsigned char data[501];
+	int i;
+
+	fill(data, sizeof(data), 63);
+	ASSERT_EQ(set_max_payload(self->tx, 128), 0);
+	for (i = 0; i < 5; i++)
+		ASSERT_EQ(send(self->tx, data + 100 * i, 100, MSG_MORE), 100);
+	ASSERT_EQ(send(self->tx, data + 500, 1, 0), 1);
+	expect_records_max(_metadata, &self->p, TYPE_DATA, data, sizeof(data),
+			   128);
+	expect_marker(_metadata, self->tx, &self->p);
+}
+
+/* sendfile() and splice() hand pages over: their records keep the limit. */
+TEST_F(tx, max_payload_sendfile_splice)
+{
+	const size_t len = 10007;
+	unsigned char *buf;
+	off_t off = 0;
+	int fd, pfd[2];
+
+	buf = malloc(len);
+	ASSERT_NE(buf, NULL);
+	fill(buf, len, 64);
+	fd = file_with(_metadata, buf, len);
+	ASSERT_EQ(set_max_payload(self->tx, 1000), 0);
+	ASSERT_EQ(sendfile(self->tx, fd, &off, len), len);
+	expect_records_max(_metadata, &self->p, TYPE_DATA, buf, len, 1000);
+
+	ASSERT_EQ(set_max_payload(self->tx, 4096), 0);
+	ASSERT_EQ(pipe(pfd), 0);
+	ASSERT_EQ(write(pfd[1], buf, 9000), 9000);
+	ASSERT_EQ(splice(pfd[0], NULL, self->tx, NULL, 9000, 0), 9000);
+	expect_records_max(_metadata, &self->p, TYPE_DATA, buf, 9000, 4096);
+	expect_marker(_metadata, self->tx, &self->p);
+	close(pfd[0]);
+	close(pfd[1]);
+	close(fd);
+	free(buf);
+}
+
+/* A control record longer than the limit goes as several of its type. */
+TEST_F(tx, max_payload_control)
+{
+	unsigned int min = max_payload_min(variant->version);
+	unsigned char data[300];
+
+	fill(data, sizeof(data), 65);
+	data[0] = 4;	/* not a KeyUpdate */
+	ASSERT_EQ(set_max_payload(self->tx, min), 0);
+	ASSERT_EQ(send_typed(self->tx, TYPE_HANDSHAKE, data, sizeof(data), 0),
+		  sizeof(data));
+	expect_records_max(_metadata, &self->p, TYPE_HANDSHAKE, data,
+			   sizeof(data), min);
+	ASSERT_EQ(send_typed(self->tx, TYPE_ALERT, data, 2, 0), 2);
+	expect_record(_metadata, &self->p, TYPE_ALERT, data, 2);
+	expect_marker(_metadata, self->tx, &self->p);
+}
+
+/* Not while a record is open: its room was counted with the old value. */
+TEST_F(tx, max_payload_busy)
+{
+	unsigned char data[1000];
+
+	fill(data, sizeof(data), 66);
+	ASSERT_EQ(set_max_payload(self->tx, 500), 0);
+	ASSERT_EQ(send(self->tx, data, 10, MSG_MORE), 10);
+	EXPECT_EQ(set_max_payload(self->tx, 300), -1);
+	EXPECT_EQ(errno, EBUSY);
+	EXPECT_EQ(get_max_payload(_metadata, self->tx), 500);
+	ASSERT_EQ(send(self->tx, data + 10, 600, 0), 600);
+	expect_records_max(_metadata, &self->p, TYPE_DATA, data, 610, 500);
+	ASSERT_EQ(set_max_payload(self->tx, 300), 0);
+	ASSERT_EQ(send(self->tx, data, 700, 0), 700);
+	expect_records_max(_metadata, &self->p, TYPE_DATA, data, 700, 300);
+}
+
+/*
+ * The limit belongs to the connection: new TLS 1.3 keys (a KeyUpdate)
+ * keep it. TLS 1.2 has no KeyUpdate: TLS_TX again is EBUSY, and the
+ * limit stays too.
+ */
+TEST_F(tx, max_payload_keyupdate)
+{
+	static const unsigned char key_update[5] = { 24, 0, 0, 1, 0 };
+	unsigned char data[250];
+	struct tls_keys k2 = self->k;
+
+	fill(data, sizeof(data), 67);
+	ASSERT_EQ(set_max_payload(self->tx, 100), 0);
+	ASSERT_EQ(send(self->tx, data, sizeof(data), 0), sizeof(data));
+	expect_records_max(_metadata, &self->p, TYPE_DATA, data, sizeof(data),
+			   100);
+	k2.key[0] ^= 0xff;
+	memset(k2.rec_seq, 0, sizeof(k2.rec_seq));
+	if (variant->version == TLS13) {
+		ASSERT_EQ(send_typed(self->tx, TYPE_HANDSHAKE, key_update,
+				     sizeof(key_update), 0),
+			  sizeof(key_update));
+		expect_record(_metadata, &self->p, TYPE_HANDSHAKE, key_update,
+			      sizeof(key_update));
+		ASSERT_EQ(set_tx(self->tx, &k2), 0);
+		peer_init(&self->p, self->p.fd, &k2);
+	} else {
+		EXPECT_EQ(set_tx(self->tx, &k2), -1);
+		EXPECT_EQ(errno, EBUSY);
+	}
+	EXPECT_EQ(get_max_payload(_metadata, self->tx), 100);
+	ASSERT_EQ(send(self->tx, data, sizeof(data), 0), sizeof(data));
+	expect_records_max(_metadata, &self->p, TYPE_DATA, data, sizeof(data),
+			   100);
+	expect_marker(_metadata, self->tx, &self->p);
+}
+
+/*
+ * TLS_INFO_TX_MAX_PAYLOAD_LEN of @fd as sock_diag reports it (the
+ * INET_ULP_INFO_TLS nest of INET_DIAG_ULP_INFO), or -1 without it.
+ */
+static int diag_max_payload(struct __test_metadata *_metadata, int fd)
+{
+	struct {
+		struct nlmsghdr nlh;
+		struct inet_diag_req_v2 req;
+	} rq = {};
+	struct sockaddr_in local, remote;
+	socklen_t alen = sizeof(local);
+	struct inet_diag_msg *m;
+	struct rtattr *a, *b, *c;
+	struct nlmsghdr *nlh;
+	int nl, len, blen, clen, ret = -1;
+	char buf[8192];
+	ssize_t n;
+
+	ASSERT_EQ(getsockname(fd, (struct sockaddr *)&local, &alen), 0);
+	alen = sizeof(remote);
+	ASSERT_EQ(getpeername(fd, (struct sockaddr *)&remote, &alen), 0);
+	nl = socket(AF_NETLINK, SOCK_DGRAM, NETLINK_SOCK_DIAG);
+	ASSERT_GE(nl, 0) TH_LOG("NETLINK_SOCK_DIAG: %s", strerror(errno));
+	rq.nlh.nlmsg_len = sizeof(rq);
+	rq.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+	rq.nlh.nlmsg_flags = NLM_F_REQUEST;
+	rq.req.sdiag_family = AF_INET;
+	rq.req.sdiag_protocol = IPPROTO_TCP;
+	rq.req.idiag_ext = 1 << (INET_DIAG_INFO - 1);
+	rq.req.idiag_states = ~0U;
+	rq.req.id.idiag_sport = local.sin_port;
+	rq.req.id.idiag_dport = remote.sin_port;
+	rq.req.id.idiag_src[0] = local.sin_addr.s_addr;
+	rq.req.id.idiag_dst[0] = remote.sin_addr.s_addr;
+	rq.req.id.idiag_cookie[0] = INET_DIAG_NOCOOKIE;
+	rq.req.id.idiag_cookie[1] = INET_DIAG_NOCOOKIE;
+	ASSERT_EQ(send(nl, &rq, sizeof(rq), 0), sizeof(rq));
+	n = recv(nl, buf, sizeof(buf), 0);
+	ASSERT_GT(n, 0);
+	nlh = (struct nlmsghdr *)buf;
+	ASSERT_TRUE(NLMSG_OK(nlh, n));
+	ASSERT_EQ(nlh->nlmsg_type, SOCK_DIAG_BY_FAMILY)
+		TH_LOG("sock_diag answered type %d (error %d)",
+		       nlh->nlmsg_type,
+		       ((struct nlmsgerr *)NLMSG_DATA(nlh))->error);
+	m = NLMSG_DATA(nlh);
+	len = nlh->nlmsg_len - NLMSG_LENGTH(sizeof(*m));
+	for (a = (struct rtattr *)(m + 1); RTA_OK(a, len);
+	     a = RTA_NEXT(a, len)) {
+		if ((a->rta_type & NLA_TYPE_MASK) != INET_DIAG_ULP_INFO)
+			continue;
+		blen = RTA_PAYLOAD(a);
+		for (b = RTA_DATA(a); RTA_OK(b, blen); b = RTA_NEXT(b, blen)) {
+			if ((b->rta_type & NLA_TYPE_MASK) != INET_ULP_INFO_TLS)
+				continue;
+			clen = RTA_PAYLOAD(b);
+			for (c = RTA_DATA(b); RTA_OK(c, clen);
+			     c = RTA_NEXT(c, clen))
+				if ((c->rta_type & NLA_TYPE_MASK) ==
+				    TLS_INFO_TX_MAX_PAYLOAD_LEN) {
+					ASSERT_EQ(RTA_PAYLOAD(c), 2);
+					ret = *(__u16 *)RTA_DATA(c);
+				}
+		}
+	}
+	close(nl);
+	return ret;
+}
+
+/* sock_diag reports the value, the default one too. */
+TEST_F(tx, max_payload_diag)
+{
+	EXPECT_EQ(diag_max_payload(_metadata, self->tx), MAX_PLAIN);
+	ASSERT_EQ(set_max_payload(self->tx, 1000), 0);
+	EXPECT_EQ(diag_max_payload(_metadata, self->tx), 1000);
 }
 
 TEST_HARNESS_MAIN

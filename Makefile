@@ -25,6 +25,9 @@
 #                 against the base kernel's, OpenSSL and plain TCP
 #                 (scripts/bench.sh, about an hour); builds no kernel:
 #                 run make kernel kernel-base first
+#   make bench-device   what TX device offload saves the sending host:
+#                 netdevsim's TLS engine against software kTLS and TCP,
+#                 instructions per MiB (scripts/bench-device.sh, minutes)
 #   make bench-aead   what rfc5288(gcm(aes)) saves TLS 1.2 AES-GCM kTLS,
 #                 per record and per MiB, with AES-NI and in C
 #                 (scripts/bench-aead.sh, about 5 minutes)
@@ -33,7 +36,7 @@ SHELL := /bin/bash
 S := scripts
 
 .PHONY: run test test-debug tree export check-sync kernel kernel-base kernel-debug \
-	static bisect selftests interop compare bench bench-aead clean
+	static bisect selftests interop compare bench bench-aead bench-device clean
 
 run: tree
 	$(S)/demo.sh
@@ -67,5 +70,7 @@ bench:
 	$(S)/bench.sh
 bench-aead: kernel
 	$(S)/bench-aead.sh
+bench-device: kernel
+	$(S)/bench-device.sh
 clean:
 	rm -rf build/out build/runs build/selftests

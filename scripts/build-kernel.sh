@@ -25,8 +25,10 @@ frags=("$TOP/scripts/config/boot.config"
 case "$flavour" in
 series) : "${src:=$TREE}" ;;
 debug)  : "${src:=$TREE}"
-	frags+=("$TOP/scripts/config/consumers.config" "$TOP/scripts/config/debug.config") ;;
-consumers) : "${src:=$TREE}"; frags+=("$TOP/scripts/config/consumers.config") ;;
+	frags+=("$TOP/scripts/config/consumers.config" "$TOP/scripts/config/offload.config"
+		"$TOP/scripts/config/debug.config") ;;
+consumers) : "${src:=$TREE}"
+	frags+=("$TOP/scripts/config/consumers.config" "$TOP/scripts/config/offload.config") ;;
 base)
 	if [ -z "$src" ]; then
 		src=$BUILD/src-base

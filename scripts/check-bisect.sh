@@ -5,7 +5,9 @@
 # build directory, so that ccache and kbuild reuse the previous patch's
 # objects, and boots it. Config options that a patch does not have yet
 # (CONFIG_TLS before it is added back) may be missing; the options of the
-# in-tree kTLS users (scripts/config/consumers.config) may not.
+# in-tree kTLS users (scripts/config/consumers.config) may not, nor, from
+# the patch that adds device offload (net/tls/device.c) on, the NIC
+# drivers' kTLS offload options (scripts/config/offload.config).
 # shellcheck source=scripts/common.sh
 . "$(dirname "$0")/common.sh"
 
@@ -15,12 +17,13 @@ trap 'tgit checkout -q "$SERIES_BRANCH"' EXIT
 
 # Every line of the consumers fragment must take effect at every patch:
 # Kconfig drops a driver silently when a symbol it depends on goes away.
+# kconfig_consumers FRAGMENT...: the lines that did not
 kconfig_consumers() {
 	local out=$BUILD/out/kconfig
 	mkdir -p "$out"
-	cat "$TOP/scripts/config/boot.config" "$TOP/scripts/config/consumers.config" > "$out/fragment"
+	cat "$TOP/scripts/config/boot.config" "$@" > "$out/fragment"
 	make -s -C "$TREE" O="$out" KCONFIG_ALLCONFIG="$out/fragment" allnoconfig > /dev/null 2>&1
-	grep -h '^CONFIG_' "$TOP/scripts/config/consumers.config" | while read -r line; do
+	grep -h '^CONFIG_' "$@" | while read -r line; do
 		grep -qxF "$line" "$out/.config" || printf '%s ' "$line"
 	done
 }
@@ -32,7 +35,9 @@ for c in $(tgit rev-list --reverse "$BASE_TAG..$SERIES_BRANCH"); do
 	subj=$(tgit log -1 --format=%s "$c")
 	name="bisect: patch $n builds and boots: $subj"
 	tgit checkout -q --detach "$c"
-	lost=$(kconfig_consumers)
+	frags=("$TOP/scripts/config/consumers.config")
+	[ -f "$TREE/net/tls/device.c" ] && frags+=("$TOP/scripts/config/offload.config")
+	lost=$(kconfig_consumers "${frags[@]}")
 	if [ -z "$lost" ]; then
 		result PASS "bisect: patch $n keeps every kTLS user configurable"
 	else

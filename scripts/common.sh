@@ -70,7 +70,8 @@ BUILD_PKGS=(gcc make flex bison bc libelf-dev libssl-dev ccache cpio
 # files are found from the series itself; rewritten ones are listed here.
 # Base-tree files that a patch moves, fixes or extends are in patches/ only.
 MIRROR_ROOTS=(Documentation arch crypto drivers include net tools)
-MIRROR_REWRITTEN=(Documentation/networking/tls.rst include/net/tls.h
+MIRROR_REWRITTEN=(Documentation/networking/tls.rst
+		  Documentation/networking/tls-offload.rst include/net/tls.h
 		  net/tls/Kconfig net/tls/Makefile)
 # Our MAINTAINERS entry, exported to MAINTAINERS.fragment, is the one that
 # lists this path.

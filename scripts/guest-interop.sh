@@ -14,6 +14,10 @@
 #               connection, the server with kTLS TX and RX;
 #   - nginx (ssl_conf_command Options KTLS, sendfile on) serving the same
 #     file over HTTPS to curl, for TLS 1.2 and TLS 1.3;
+#   - nginx-offload-*: the same through a netdevsim port with its emulated
+#     TLS engine (drivers/net/netdevsim/tls.c) to curl in another network
+#     namespace, TLS 1.2 AES-GCM: nginx's socket must be offloaded
+#     (TlsTxDevice) and the engine must have encrypted the file's records;
 #   - ss-diag: `ss -tie` (iproute2) shows a kTLS socket's version, cipher
 #     and TX mode through sock_diag (scripts/interop/ss-diag.py).
 # Every case must show the digest the reading end computed equal to the
@@ -59,10 +63,15 @@ peer_cases=(
 	"duplex-tls13-aes128-ccm-keys-by-hand 1.3 TLS_AES_128_CCM_SHA256 rsa -d duplex -m -r -w 0 -l 4 -t 60"
 )
 nginx_cases=(nginx-tls12 nginx-tls13)
+# NAME CIPHER: TLS 1.2 through the emulated offload engine
+offload_cases=("nginx-offload-aes128-gcm ECDHE-RSA-AES128-GCM-SHA256"
+	       "nginx-offload-aes256-gcm ECDHE-RSA-AES256-GCM-SHA384")
 
 if [ "${1:-}" = --list ]; then
 	for c in "${peer_cases[@]}"; do echo "${c%% *}"; done
-	printf '%s\n' "${nginx_cases[@]}" ss-diag
+	printf '%s\n' "${nginx_cases[@]}"
+	for c in "${offload_cases[@]}"; do echo "${c%% *}"; done
+	echo ss-diag
 	exit 0
 fi
 bin=${1:?usage: guest-interop.sh BINDIR OUTDIR [CASE...]}
@@ -80,6 +89,7 @@ wanted() { [ "$only" = "  " ] || [[ "$only" == *" $1 "* ]]; }
 pass() { echo "PASS $1"; }
 fail() { echo "FAIL $1: $2"; }
 txsw() { awk '$1 == "TlsTxSw" { print $2 }' /proc/net/tls_stat 2>/dev/null; }
+txdev() { awk '$1 == "TlsTxDevice" { print $2 }' /proc/net/tls_stat 2>/dev/null; }
 
 echo "kernel $(uname -r); $(openssl version); $(nginx -v 2>&1)"
 echo "tcp_available_ulp: $(cat /proc/sys/net/ipv4/tcp_available_ulp)"
@@ -130,6 +140,30 @@ for c in "${peer_cases[@]}"; do
 	peer_case $c
 done
 
+# The offload wire: netdevsim device 77 (port nsa, 10.7.0.1, here, where
+# nginx runs) linked to device 78 (nsb, 10.7.0.2) in namespace ktls-cl.
+nsim_tls=/sys/kernel/debug/netdevsim/netdevsim77/ports/0/tls
+offload_setup() {
+	local a b
+	echo "77 1" > /sys/bus/netdevsim/new_device &&
+	echo "78 1" > /sys/bus/netdevsim/new_device &&
+	ip netns add ktls-cl || return 1
+	a=$(ls /sys/bus/netdevsim/devices/netdevsim77/net/)
+	b=$(ls /sys/bus/netdevsim/devices/netdevsim78/net/)
+	ip link set "$a" name nsa && ip link set "$b" netns ktls-cl name nsb &&
+	ip addr add 10.7.0.1/24 dev nsa && ip link set nsa up &&
+	ip -n ktls-cl addr add 10.7.0.2/24 dev nsb &&
+	ip -n ktls-cl link set nsb up && ip -n ktls-cl link set lo up || return 1
+	local rc=0
+	exec 3</proc/self/ns/net 4</run/netns/ktls-cl
+	echo "3:$(cat /sys/class/net/nsa/ifindex) 4:$(ip -n ktls-cl -o link show nsb | cut -d: -f1)" \
+		> /sys/bus/netdevsim/link_device || rc=1
+	exec 3<&- 4<&-
+	return $rc
+}
+offload=0
+offload_setup > "$out/offload.setup" 2>&1 && offload=1
+
 # nginx, from Debian, with everything it writes under $ng.
 ng=$work/nginx
 mkdir -p "$ng"
@@ -151,6 +185,7 @@ http {
 	sendfile on;
 	server {
 		listen 127.0.0.1:8443 ssl;
+		$([ $offload = 1 ] && echo "listen 10.7.0.1:8443 ssl;")
 		ssl_certificate $work/rsa.crt;
 		ssl_certificate_key $work/rsa.key;
 		ssl_protocols TLSv1.2 TLSv1.3;
@@ -196,17 +231,48 @@ nginx_case() {
 		- "$((SECONDS - t))")")
 }
 
+# offload_case NAME CIPHER: the file to curl in ktls-cl, TLS 1.2
+offload_case() {
+	local name=$1 cipher=$2 dev0 dev1 rec0 rec1 got code why=
+	rec0=$(cat "$nsim_tls/records" 2>/dev/null)
+	dev0=$(txdev)
+	code=$(timeout -k 5 300 ip netns exec ktls-cl curl -sS -k --tlsv1.2 \
+		--tls-max 1.2 --ciphers "$cipher" -o "$work/got" -w '%{http_code}' \
+		https://10.7.0.1:8443/file 2>"$out/$name.curl")
+	got=$(sha256sum < "$work/got" 2>/dev/null | cut -d' ' -f1)
+	rm -f "$work/got"
+	rec1=$(cat "$nsim_tls/records" 2>/dev/null)
+	dev1=$(txdev)
+	if [ $offload != 1 ]; then
+		why="no netdevsim wire: $(tail -1 "$out/offload.setup")"
+	elif [ "$code" != 200 ]; then
+		why="HTTP ${code:-none}: $(head -1 "$out/$name.curl")"
+	elif [ "$got" != "$file_sha" ]; then
+		why="sha256 $got, file $file_sha"
+	elif [ "${dev1:-0}" -le "${dev0:-0}" ]; then
+		why="TlsTxDevice did not go up ($dev0 -> $dev1)"
+	elif [ $((rec1 - rec0)) -lt $((file_mib * 64)) ]; then
+		why="the engine encrypted $((rec1 - rec0)) records, the file has $((file_mib * 64))"
+	fi
+	if [ -z "$why" ]; then pass "$name"; else fail "$name" "$why"; fi
+}
+
 if nginx -p "$ng" -c "$ng/nginx.conf" -e "$ng/error.log" > "$out/nginx.start" 2>&1; then
 	for c in "${nginx_cases[@]}"; do
 		wanted "$c" || continue
 		v=${c#nginx-tls1}
 		nginx_case "$c" "1.$v"
 	done
+	for c in "${offload_cases[@]}"; do
+		wanted "${c%% *}" || continue
+		# shellcheck disable=SC2086 # the case's words are its arguments
+		offload_case $c
+	done
 	kill "$(cat "$ng/nginx.pid")"
 	for _ in $(seq 50); do [ -e "$ng/nginx.pid" ] || break; sleep 0.1; done
 	cp "$ng/access.log" "$out/nginx.access.log"
 else
-	for c in "${nginx_cases[@]}"; do
+	for c in "${nginx_cases[@]}" "${offload_cases[@]%% *}"; do
 		wanted "$c" && fail "$c" "nginx did not start: $(tail -1 "$out/nginx.start")"
 	done
 fi

@@ -12,6 +12,7 @@
 #   OUT/tx.ktap         the tx suite (records on the wire)
 #   OUT/rx.ktap         the rx suite (records from the wire)
 #   OUT/aead.ktap       the aead suite (which AEAD keys use)
+#   OUT/device.ktap     the device suite (TX offload over netdevsim)
 #   OUT/plain-*.ktap    tx, rx and tls.c again for TLS 1.2 AES-GCM with
 #                       tls.aead_rfc5288=N: the plain gcm(aes) path, which
 #                       rfc5288(gcm(aes)) otherwise replaces there
@@ -33,6 +34,8 @@ timeout 900 "$bin/rx" > "$out/rx.ktap" 2>&1
 echo $? > "$out/rx.rc"
 timeout 600 "$bin/aead" > "$out/aead.ktap" 2>&1
 echo $? > "$out/aead.rc"
+timeout 900 "$bin/device" > "$out/device.ktap" 2>&1
+echo $? > "$out/device.rc"
 
 # tls -l prints "FIXTURE VARIANT TEST" columns (%-20s %-25s %s), variants
 # and tests side by side; every test runs once per variant.

@@ -43,10 +43,10 @@ int tls_diag_get_info(struct sock *sk, struct sk_buff *skb)
 	}
 	if (!err)
 		err = nla_put_u16(skb, TLS_INFO_TXCONF,
-				  tls_diag_conf(READ_ONCE(ts->info.tx_conf)));
+				  tls_diag_conf(READ_ONCE(ts->ctx.tx_conf)));
 	if (!err)
 		err = nla_put_u16(skb, TLS_INFO_RXCONF,
-				  tls_diag_conf(READ_ONCE(ts->info.rx_conf)));
+				  tls_diag_conf(READ_ONCE(ts->ctx.rx_conf)));
 	if (!err && READ_ONCE(ts->zc_ro_tx))
 		err = nla_put_flag(skb, TLS_INFO_ZC_RO_TX);
 	if (!err && READ_ONCE(ts->rx_no_pad))

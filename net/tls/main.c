@@ -8,6 +8,7 @@
 
 #include <linux/module.h>
 
+#include "device.h"
 #include "stat.h"
 #include "ulp.h"
 
@@ -18,15 +19,24 @@ static int __init tls_init(void)
 	err = tls_stat_init();
 	if (err)
 		return err;
+	err = tls_dev_init();
+	if (err)
+		goto stat;
 	err = tcp_register_ulp(&tls_ulp_ops);
 	if (err)
-		tls_stat_exit();
+		goto dev;
+	return 0;
+dev:
+	tls_dev_exit();
+stat:
+	tls_stat_exit();
 	return err;
 }
 
 static void __exit tls_exit(void)
 {
 	tcp_unregister_ulp(&tls_ulp_ops);
+	tls_dev_exit();
 	tls_stat_exit();
 }
 

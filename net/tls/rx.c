@@ -548,7 +548,7 @@ int tls_rx_start(struct sock *sk, const struct tls_cipher *cipher,
 
 	/* Pairs with smp_load_acquire() in the proto calls: rx is complete. */
 	smp_store_release(&ts->rx, rx);
-	WRITE_ONCE(ts->info.rx_conf, TLS_CONF_SW);
+	WRITE_ONCE(ts->ctx.rx_conf, TLS_CONF_SW);
 	/* the lock the socket's other users take to change the callbacks */
 	write_lock_bh(&sk->sk_callback_lock);
 	rx->sk_data_ready = sk->sk_data_ready;
@@ -624,7 +624,7 @@ void tls_rx_stop(struct sock *sk, struct tls_rx *rx)
 	write_lock_bh(&sk->sk_callback_lock);
 	WRITE_ONCE(sk->sk_data_ready, rx->sk_data_ready);
 	write_unlock_bh(&sk->sk_callback_lock);
-	WRITE_ONCE(ts->info.rx_conf, 0);
+	WRITE_ONCE(ts->ctx.rx_conf, 0);
 	WRITE_ONCE(ts->rx, NULL);
 	release_sock(sk);
 

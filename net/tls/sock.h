@@ -15,7 +15,7 @@ struct tls_tx;
 
 /**
  * struct tls_sock - the kTLS state of one TCP socket
- * @info: what code outside net/tls reads (include/net/tls.h); it must stay
+ * @ctx: what code outside net/tls reads (include/net/tls.h); it must stay
  *	the first member, as those readers find it through icsk_ulp_data
  * @sk_proto: the proto the socket had before the ULP attached, or that
  *	sockmap hands back through tcp_update_ulp(). Every socket call that
@@ -29,8 +29,9 @@ struct tls_tx;
  * @tx_max_payload: TLS_TX_MAX_PAYLOAD_LEN: the most plaintext a sent
  *	record carries, 2^14 unless set; @tx keeps a copy
  * @rx_no_pad: TLS_RX_EXPECT_NO_PAD, as sock_diag reports it
+ * @detached: close() is done; the state stays for device offload
  * @rcu: frees the state one grace period after close(), for readers of
- *	@info that do not hold the socket lock
+ *	@ctx that do not hold the socket lock
  *
  * Lifetime: allocated when the "tls" ULP attaches and freed on close();
  * both run under the socket lock, as does every write to the fields.
@@ -38,7 +39,7 @@ struct tls_tx;
  * proto calls read them before they lock the socket.
  */
 struct tls_sock {
-	struct tls_sock_info	info;
+	struct tls_context	ctx;
 	struct proto		*sk_proto;
 	struct tls_tx		*tx;
 	struct tls_rx		*rx;
@@ -47,6 +48,7 @@ struct tls_sock {
 	bool			zc_ro_tx;
 	bool			rx_no_pad;
 	u16			tx_max_payload;
+	bool			detached;
 	struct rcu_head		rcu;
 };
 

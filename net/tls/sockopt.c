@@ -7,8 +7,9 @@
  * record, so that a TLS library can take the connection back (for a
  * renegotiation, or to close it with its own alert). Under TLS 1.3 they
  * may be set again, with the same cipher: that is a KeyUpdate (RFC 8446,
- * section 4.6.3). TLS_TX_ZEROCOPY_RO is kept for device offload and only
- * reported by the software path; TLS_RX_EXPECT_NO_PAD lets TLS 1.3
+ * section 4.6.3). TLS_TX_ZEROCOPY_RO lets a socket with device offload
+ * send spliced pages as they are (the software path seals them during
+ * the call anyway); TLS_RX_EXPECT_NO_PAD lets TLS 1.3
  * records be decrypted straight into the reader's buffer;
  * TLS_TX_MAX_PAYLOAD_LEN caps the records sent (RFC 8449). Options this
  * version does not know fail with ENOPROTOOPT, as on a socket without

@@ -18,6 +18,7 @@
 #include <linux/slab.h>
 #include <net/tcp.h>
 
+#include "device.h"
 #include "sock.h"
 #include "stat.h"
 #include "tx.h"
@@ -47,13 +48,17 @@ static int tls_tx_push(struct sock *sk, struct tls_tx *tx, int flags,
 		       long *timeo)
 {
 	struct tls_tx_buf *out = &tx->out;
-	struct bio_vec bv[TLS_TX_SEGS];
+	struct bio_vec bv[TLS_TX_BUF_SEGS];
 
 	while (out->sent < out->len) {
 		struct msghdr msg = {
 			.msg_flags = MSG_SPLICE_PAGES | MSG_DONTWAIT |
 				     MSG_NOSIGNAL | (flags & MSG_MORE),
 		};
+
+		/* TCP marks the skbs: plaintext for the device to encrypt */
+		if (tx->dev)
+			msg.msg_flags |= MSG_SENDPAGE_DECRYPTED;
 		unsigned int left = out->len - out->sent;
 		unsigned int i, n = 0, skip = out->sent;
 		int ret;
@@ -149,7 +154,8 @@ static int tls_tx_cmsg(struct msghdr *msg, int *type)
 static bool tls_tx_borrow_ok(const struct tls_tx *tx, struct msghdr *msg,
 			     size_t len)
 {
-	if (!user_backed_iter(&msg->msg_iter) || len < TLS_TX_BORROW_MIN ||
+	if (tx->dev || !user_backed_iter(&msg->msg_iter) ||
+	    len < TLS_TX_BORROW_MIN ||
 	    tx->key.cipher->ccm_b0 || tx->open.len || tx->open.nr ||
 	    tls_tx_pending(tx))
 		return false;
@@ -164,7 +170,14 @@ static int tls_tx_fill(struct sock *sk, struct tls_tx *tx, struct msghdr *msg)
 			   tx->max_payload - tx->open.len);
 	int n;
 
+	/*
+	 * Under device offload, records stay until acknowledged and may be
+	 * encrypted again: spliced pages, which their owner may change, are
+	 * copied, unless the owner promised they stay as they are
+	 * (TLS_TX_ZEROCOPY_RO).
+	 */
 	if ((msg->msg_flags & MSG_SPLICE_PAGES) &&
+	    (!tx->dev || READ_ONCE(tls_sk(sk)->zc_ro_tx)) &&
 	    iov_iter_is_bvec(&msg->msg_iter))
 		return tls_tx_take(sk, tx, msg, len);
 	if (tls_tx_borrow_ok(tx, msg, len)) {
@@ -451,13 +464,20 @@ int tls_tx_start(struct sock *sk, const struct tls_cipher *cipher,
 	tx->sk = sk;
 	tx->sk_write_space = sk->sk_write_space;
 	tx->max_payload = ts->tx_max_payload;
+	tx->dev = tls_dev_tx_start(sk, ts, tx);
 
 	/* Pairs with smp_load_acquire() in the proto calls: tx is complete. */
 	smp_store_release(&ts->tx, tx);
-	WRITE_ONCE(ts->info.tx_conf, TLS_CONF_SW);
 	WRITE_ONCE(sk->sk_write_space, tls_tx_wake);
-	tls_stat_inc(sock_net(sk), LINUX_MIB_TLSTXSW);
-	tls_stat_inc(sock_net(sk), LINUX_MIB_TLSCURRTXSW);
+	if (tx->dev) {
+		WRITE_ONCE(ts->ctx.tx_conf, TLS_CONF_HW);
+		tls_stat_inc(sock_net(sk), LINUX_MIB_TLSTXDEVICE);
+		tls_stat_inc(sock_net(sk), LINUX_MIB_TLSCURRTXDEVICE);
+	} else {
+		WRITE_ONCE(ts->ctx.tx_conf, TLS_CONF_SW);
+		tls_stat_inc(sock_net(sk), LINUX_MIB_TLSTXSW);
+		tls_stat_inc(sock_net(sk), LINUX_MIB_TLSCURRTXSW);
+	}
 	return 0;
 
 free_key:
@@ -563,7 +583,7 @@ void tls_tx_stop(struct sock *sk, struct tls_tx *tx)
 	lock_sock(sk);
 	tx->closing = true;
 	WRITE_ONCE(sk->sk_write_space, tx->sk_write_space);
-	WRITE_ONCE(ts->info.tx_conf, 0);
+	WRITE_ONCE(ts->ctx.tx_conf, 0);
 	WRITE_ONCE(ts->tx, NULL);
 	release_sock(sk);
 	/* the work holds a socket reference while it is queued */
@@ -578,6 +598,7 @@ void tls_tx_stop(struct sock *sk, struct tls_tx *tx)
 	aead_request_free(tx->req);
 	tls_key_free(&tx->key);
 	mutex_destroy(&tx->lock);
+	tls_stat_dec(sock_net(sk), tx->dev ? LINUX_MIB_TLSCURRTXDEVICE :
+					     LINUX_MIB_TLSCURRTXSW);
 	kfree(tx);
-	tls_stat_dec(sock_net(sk), LINUX_MIB_TLSCURRTXSW);
 }

@@ -10,6 +10,8 @@
 
 #include "key.h"
 
+struct tls_dev_tx;
+
 /* Plaintext pieces one record may gather; a record is closed early at this */
 #define TLS_TX_FRAGS		32
 /* Bytes one record takes at most */
@@ -17,18 +19,29 @@
 	(TLS_KEY_PREFIX_MAX + TLS_MAX_PAYLOAD_SIZE + 1 + TLS_CIPHER_TAG_SIZE)
 /* Pieces of memory one record may span (order-0 pages at worst, plus one) */
 #define TLS_TX_SEGS		(DIV_ROUND_UP(TLS_TX_RECORD_MAX, PAGE_SIZE) + 2)
+/*
+ * Plaintext pieces of a record under device offload with
+ * TLS_TX_ZEROCOPY_RO: the record goes out as its prefix, the spliced
+ * pages and the tag room, at most the MAX_SKB_FRAGS a tls_record_info
+ * holds
+ */
+#define TLS_TX_DEV_FRAGS	MIN(TLS_TX_FRAGS, MAX_SKB_FRAGS - 2)
+/* Pieces a sent record may span: sealed, or framed for the device */
+#define TLS_TX_BUF_SEGS		MAX(TLS_TX_SEGS, MAX_SKB_FRAGS)
 
 /**
  * struct tls_tx_buf - the memory of a record, as it goes on the wire
  * @seg: physically contiguous pieces, in order, each holding a page
  *	reference. They come from the TX path's page fragment (compound
- *	pages, like TCP's own), so a record is one or two pieces.
+ *	pages, like TCP's own), so a record is one or two pieces; a record
+ *	framed for a device with TLS_TX_ZEROCOPY_RO also has the spliced
+ *	pages.
  * @nr: pieces in use; 0 when the buffer holds nothing
  * @len: record bytes, once sealed
  * @sent: bytes TCP has taken (it holds its own page references)
  */
 struct tls_tx_buf {
-	struct bio_vec	seg[TLS_TX_SEGS];
+	struct bio_vec	seg[TLS_TX_BUF_SEGS];
 	unsigned int	nr;
 	unsigned int	len;
 	unsigned int	sent;
@@ -71,6 +84,8 @@ struct tls_tx_next {
 /**
  * struct tls_tx - the software transmit path of one socket
  * @key: keys and counters
+ * @dev: device offload, when the device took the keys: records are
+ *	framed, not sealed, and sent marked for it (device_tx.c)
  * @next: keys of a KeyUpdate, set while the record that was open when
  *	they came is not sealed yet: its bytes were sent under @key
  * @lock: serialises senders. The socket lock alone does not: a sender
@@ -103,6 +118,7 @@ struct tls_tx_next {
  */
 struct tls_tx {
 	struct tls_key		key;
+	struct tls_dev_tx	*dev;
 	struct tls_tx_next	*next;
 	struct mutex		lock;	/* serialises senders, see above */
 	struct tls_tx_open	open;
@@ -134,6 +150,12 @@ struct tls_tx {
 static inline bool tls_tx_seq_spent(const struct tls_tx *tx)
 {
 	return tx->key.seq == U64_MAX;
+}
+
+/* Most plaintext pieces the open record may have */
+static inline unsigned int tls_tx_frags_max(const struct tls_tx *tx)
+{
+	return tx->dev ? TLS_TX_DEV_FRAGS : TLS_TX_FRAGS;
 }
 
 /* tx.c: the socket calls */

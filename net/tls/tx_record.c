@@ -21,6 +21,7 @@
 #include <linux/skbuff.h>
 #include <linux/uio.h>
 
+#include "device.h"
 #include "tx.h"
 
 void tls_tx_buf_release(struct tls_tx_buf *buf)
@@ -178,7 +179,7 @@ bool tls_tx_full(struct tls_tx *tx)
 	/* one piece stays free for the tag */
 	if (!open->nr)
 		return open->buf.nr >= TLS_TX_SEGS - 1;
-	if (open->nr < TLS_TX_FRAGS)
+	if (open->nr < tls_tx_frags_max(tx))
 		return false;
 	/* out of frags: copies may still grow the last one */
 	last = &open->frags[open->nr - 1];
@@ -204,7 +205,7 @@ int tls_tx_copy(struct sock *sk, struct tls_tx *tx, struct msghdr *msg,
 
 	if (open->nr)
 		return tls_tx_copy_into(sk, tx, open->frags, &open->nr,
-					TLS_TX_FRAGS, msg, len);
+					tls_tx_frags_max(tx), msg, len);
 	/* the record's own memory starts with room for its prefix */
 	if (!open->buf.nr) {
 		err = tls_tx_buf_grow(sk, tx, &open->buf, tx->key.prefix);
@@ -282,7 +283,7 @@ int tls_tx_take(struct sock *sk, struct tls_tx *tx, struct msghdr *msg,
 		    last->bv_offset + last->bv_len == off &&
 		    !tls_tx_frag_follows(&tx->frag, last)) {
 			last->bv_len += n;
-		} else if (open->nr < TLS_TX_FRAGS) {
+		} else if (open->nr < tls_tx_frags_max(tx)) {
 			get_page(page);
 			bvec_set_page(&open->frags[open->nr++], page, n, off);
 		} else {
@@ -527,6 +528,108 @@ static void tls_tx_sg_from_frags(struct tls_tx *tx, unsigned int aad_len,
 		    tx->aad, aad_len);
 }
 
+/* The open record is sealed: it goes out next, the next gets the next seq */
+static void tls_tx_sealed(struct tls_tx *tx)
+{
+	struct tls_tx_open *open = &tx->open;
+
+	tls_key_advance(&tx->key);
+	tx->out = open->buf;
+	open->buf.nr = 0;
+	tls_tx_open_release(open);
+	/* the next record goes under the keys of a KeyUpdate, if one came */
+	tls_tx_next_use(tx);
+}
+
+/* Clear the tag room at @pos of @buf (no stale memory may leave) */
+static void tls_tx_tag_clear(struct tls_tx_buf *buf, unsigned int pos)
+{
+	unsigned int i;
+
+	for (i = 0; i < TLS_CIPHER_TAG_SIZE; i++)
+		*tls_tx_buf_ptr(buf, pos + i) = 0;
+}
+
+/*
+ * Device offload with spliced plaintext (TLS_TX_ZEROCOPY_RO): the record
+ * goes out as the piece holding its prefix and tag room, cut in two
+ * around the frags. @tx->out describes it; the references stay with the
+ * open record (plus one for the second half of the piece) until
+ * tls_tx_frame() hands them over.
+ */
+static void tls_tx_frame_frags(struct tls_tx *tx, unsigned int rec_len)
+{
+	struct tls_tx_open *open = &tx->open;
+	struct bio_vec *head = &open->buf.seg[0];
+	struct tls_tx_buf *out = &tx->out;
+	unsigned int prefix = tx->key.prefix;
+
+	out->seg[0] = *head;
+	out->seg[0].bv_len = prefix;
+	memcpy(&out->seg[1], open->frags, open->nr * sizeof(open->frags[0]));
+	get_page(head->bv_page);
+	bvec_set_page(&out->seg[open->nr + 1], head->bv_page,
+		      TLS_CIPHER_TAG_SIZE, head->bv_offset + prefix);
+	out->nr = open->nr + 2;
+	out->len = rec_len;
+	out->sent = 0;
+}
+
+/*
+ * Device offload: the record is framed, not sealed: prefix, plaintext
+ * and tag room go out as they are and are listed for the device and the
+ * fallback (device_tx.c). On failure nothing changed.
+ */
+static int tls_tx_frame(struct sock *sk, struct tls_tx *tx)
+{
+	struct tls_tx_open *open = &tx->open;
+	struct tls_tx_buf *buf = &open->buf;
+	unsigned int size = tls_tx_buf_size(buf), rec_len;
+	struct tls_key *key = &tx->key;
+	int err;
+
+	/* copied plaintext follows its prefix; frags get prefix and tag room */
+	err = tls_tx_buf_grow(sk, tx, buf, TLS_CIPHER_TAG_SIZE +
+			      (open->nr ? key->prefix : 0));
+	if (!err && open->nr && buf->nr != 1)
+		err = -ENOMEM;
+	if (err) {
+		tls_tx_buf_trim(tx, buf, size);
+		return err;
+	}
+	rec_len = tls_key_prefix(key, tls_tx_buf_ptr(buf, 0), open->type,
+				 open->len);
+	tls_tx_tag_clear(buf, rec_len - TLS_CIPHER_TAG_SIZE -
+			      (open->nr ? open->len : 0));
+	if (open->nr) {
+		tls_tx_frame_frags(tx, rec_len);
+		err = tls_dev_tx_record(sk, tx->dev, tx->out.seg, tx->out.nr,
+					rec_len, key->seq);
+		if (err) {
+			put_page(tx->out.seg[tx->out.nr - 1].bv_page);
+			tx->out.nr = 0;
+			tls_tx_buf_trim(tx, buf, size);
+			return err;
+		}
+		/* the references are the sent record's now */
+		buf->nr = 0;
+		open->nr = 0;
+		tls_tx_open_release(open);
+		tls_key_advance(key);
+		tls_tx_next_use(tx);
+		return 0;
+	}
+	err = tls_dev_tx_record(sk, tx->dev, buf->seg, buf->nr, rec_len,
+				key->seq);
+	if (err) {
+		tls_tx_buf_trim(tx, buf, size);
+		return err;
+	}
+	buf->len = rec_len;
+	tls_tx_sealed(tx);
+	return 0;
+}
+
 /**
  * tls_tx_seal() - encrypt the open record into @tx->out
  * @sk: the socket, locked
@@ -557,6 +660,8 @@ int tls_tx_seal(struct sock *sk, struct tls_tx *tx)
 		tls_tx_open_release(open);
 		return tls_tx_abort(sk, tx, -EBADMSG);
 	}
+	if (tx->dev)
+		return tls_tx_frame(sk, tx);
 	inner = tls_tx_inner_len(tx);
 	err = tls_tx_seal_mem(sk, tx);
 	if (err)
@@ -581,11 +686,6 @@ int tls_tx_seal(struct sock *sk, struct tls_tx *tx)
 		return tls_tx_abort(sk, tx, err);
 	}
 
-	tls_key_advance(key);
-	tx->out = open->buf;
-	open->buf.nr = 0;
-	tls_tx_open_release(open);
-	/* the next record goes under the keys of a KeyUpdate, if one came */
-	tls_tx_next_use(tx);
+	tls_tx_sealed(tx);
 	return 0;
 }

@@ -66,10 +66,20 @@ static int tls_ulp_init(struct sock *sk)
 	return 0;
 }
 
-/* Socket lock held. After this the socket is plain TCP again. */
+/*
+ * Socket lock held. After this the socket is plain TCP again. Under TX
+ * device offload the context stays where drivers find it, for the skbs
+ * still on their way, until the socket is destroyed (device.c frees it).
+ */
 static void tls_ulp_detach(struct sock *sk, struct tls_sock *ts)
 {
+	if (ts->detached)
+		return;
 	sock_replace_proto(sk, ts->sk_proto);
+	if (ts->ctx.priv_ctx_tx) {
+		ts->detached = true;
+		return;
+	}
 	rcu_assign_pointer(inet_csk(sk)->icsk_ulp_data, NULL);
 	kfree_rcu(ts, rcu);
 }

@@ -34,7 +34,7 @@ timeout 900 "$bin/rx" > "$out/rx.ktap" 2>&1
 echo $? > "$out/rx.rc"
 timeout 600 "$bin/aead" > "$out/aead.ktap" 2>&1
 echo $? > "$out/aead.rc"
-timeout 900 "$bin/device" > "$out/device.ktap" 2>&1
+timeout 2400 "$bin/device" > "$out/device.ktap" 2>&1
 echo $? > "$out/device.rc"
 
 # tls -l prints "FIXTURE VARIANT TEST" columns (%-20s %-25s %s), variants

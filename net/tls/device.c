@@ -261,6 +261,17 @@ struct tls_dev_tx *tls_dev_tx_start(struct sock *sk, struct tls_sock *ts,
 	return dev;
 }
 
+/* Keep devices from going down (tls_dev_down()) meanwhile; sleeps */
+void tls_dev_read_lock(void)
+{
+	down_read(&tls_dev_rwsem);
+}
+
+void tls_dev_read_unlock(void)
+{
+	up_read(&tls_dev_rwsem);
+}
+
 /**
  * tls_offload_tx_resync_request() - a driver lost track of a TX stream
  * @sk: the socket
@@ -310,6 +321,8 @@ static void tls_dev_down(struct net_device *netdev)
 		tls_dev_tx_put(dev);
 	}
 	up_write(&tls_dev_rwsem);
+	/* sockets destroyed meanwhile: their tls_dev_del() is done too */
+	flush_workqueue(tls_dev_wq);
 }
 
 /* A device that claims TLS offload must have the callbacks for it */

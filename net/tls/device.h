@@ -86,6 +86,8 @@ static inline struct tls_dev_tx *tls_dev_tx_of(struct tls_context *ctx)
 struct tls_dev_tx *tls_dev_tx_start(struct sock *sk, struct tls_sock *ts,
 				    struct tls_tx *tx);
 void tls_dev_tx_put(struct tls_dev_tx *dev);
+void tls_dev_read_lock(void);
+void tls_dev_read_unlock(void);
 int tls_dev_init(void);
 void tls_dev_exit(void);
 

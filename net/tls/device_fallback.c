@@ -148,12 +148,19 @@ static int tls_dev_fb_seal(struct tls_dev_tx *dev)
 }
 
 /* Write the ciphertext of bytes [@seq, @seq + @len) of the stream to @out */
-static int tls_dev_fb_fill(struct tls_dev_tx *dev, u8 *out, u32 seq,
-			   unsigned int len)
+static int tls_dev_fb_fill(struct sock *sk, struct tls_dev_tx *dev, u8 *out,
+			   u32 seq, unsigned int len)
 {
 	int err = 0;
 
 	spin_lock_bh(&dev->fb_lock);
+	/*
+	 * An acknowledged record is gone from the list, and its sequence
+	 * numbers come back 2^32 bytes later: the cache must not outlive it
+	 */
+	if (dev->fb_valid &&
+	    !after(dev->fb_start + dev->fb_len, READ_ONCE(tcp_sk(sk)->snd_una)))
+		dev->fb_valid = false;
 	while (len) {
 		unsigned int off, n;
 
@@ -220,7 +227,8 @@ struct sk_buff *tls_encrypt_skb(struct sk_buff *skb)
 	nskb = skb_copy(skb, GFP_ATOMIC);
 	if (!nskb)
 		goto drop;
-	if (tls_dev_fb_fill(dev, nskb->data + hlen, seq, skb->len - hlen)) {
+	if (tls_dev_fb_fill(skb->sk, dev, nskb->data + hlen, seq,
+			    skb->len - hlen)) {
 		kfree_skb(nskb);
 		goto drop;
 	}

@@ -54,17 +54,15 @@ static void tls_dev_tx_resync(struct sock *sk, struct tls_dev_tx *dev,
 	int err = -ENODEV;
 
 	tcp_write_collapse_fence(sk);
-	rcu_read_lock();
-	netdev = rcu_dereference(dev->ctx->netdev);
-	if (netdev)
-		dev_hold(netdev);
-	rcu_read_unlock();
+	/* device down cannot delete the keys while the driver resyncs */
+	tls_dev_read_lock();
+	netdev = rcu_dereference_protected(dev->ctx->netdev, true);
 	if (netdev && netdev->tlsdev_ops->tls_dev_resync)
 		err = netdev->tlsdev_ops->tls_dev_resync(netdev, sk,
 							 tcp_sk(sk)->write_seq,
 							 (u8 *)&rcd_sn,
 							 TLS_OFFLOAD_CTX_DIR_TX);
-	dev_put(netdev);
+	tls_dev_read_unlock();
 	if (!err) {
 		/* the driver's new state is visible before the flag clears */
 		smp_mb__before_atomic();
@@ -91,7 +89,10 @@ int tls_dev_tx_record(struct sock *sk, struct tls_dev_tx *dev,
 	unsigned int i, left;
 	unsigned long flags;
 
-	if (WARN_ON_ONCE(nr > MAX_SKB_FRAGS))
+	for (i = 0, left = 0; i < nr; i++)
+		left += seg[i].bv_len;
+	/* drivers and the fallback read @len bytes from the frags */
+	if (WARN_ON_ONCE(nr > MAX_SKB_FRAGS || left < len))
 		return -EINVAL;
 	rec = kmalloc(sizeof(*rec), sk->sk_allocation);
 	if (!rec)

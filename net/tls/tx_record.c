@@ -588,9 +588,15 @@ static int tls_tx_frame(struct sock *sk, struct tls_tx *tx)
 	struct tls_key *key = &tx->key;
 	int err;
 
-	/* copied plaintext follows its prefix; frags get prefix and tag room */
-	err = tls_tx_buf_grow(sk, tx, buf, TLS_CIPHER_TAG_SIZE +
-			      (open->nr ? key->prefix : 0));
+	/*
+	 * Frags get a piece of prefix and tag room; copied plaintext follows
+	 * its prefix, which an empty record (a typed send of 0 bytes) does
+	 * not have yet.
+	 */
+	err = tls_tx_buf_grow(sk, tx, buf, open->nr ?
+			      key->prefix + TLS_CIPHER_TAG_SIZE :
+			      key->prefix + open->len + TLS_CIPHER_TAG_SIZE -
+			      size);
 	if (!err && open->nr && buf->nr != 1)
 		err = -ENOMEM;
 	if (err) {
@@ -608,6 +614,7 @@ static int tls_tx_frame(struct sock *sk, struct tls_tx *tx)
 		if (err) {
 			put_page(tx->out.seg[tx->out.nr - 1].bv_page);
 			tx->out.nr = 0;
+			tx->out.len = 0;
 			tls_tx_buf_trim(tx, buf, size);
 			return err;
 		}

@@ -486,7 +486,8 @@ struct sk_buff *nsim_tls_tx(struct netdevsim *ns, struct sk_buff *skb)
 	u32 seq, len, done;
 	int err = 0;
 
-	if (!tls_is_skb_tx_device_offloaded(skb))
+	/* not ours, or encrypted already by the core's fallback */
+	if (!tls_is_skb_tx_device_offloaded(skb) || !skb_is_decrypted(skb))
 		return skb;
 
 	ctx = tls_get_ctx(skb->sk);

@@ -25,8 +25,9 @@
 #                 against the base kernel's, OpenSSL and plain TCP
 #                 (scripts/bench.sh, about an hour); builds no kernel:
 #                 run make kernel kernel-base first
-#   make bench-device   what TX device offload saves the sending host:
-#                 netdevsim's TLS engine against software kTLS and TCP,
+#   make bench-device   what device offload saves the sending host (TX)
+#                 and the receiving one (RX): netdevsim's TLS engines
+#                 against software kTLS and TCP,
 #                 instructions per MiB (scripts/bench-device.sh, minutes)
 #   make bench-aead   what rfc5288(gcm(aes)) saves TLS 1.2 AES-GCM kTLS,
 #                 per record and per MiB, with AES-NI and in C

@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
-# What TX device offload saves the sending host: kTLS with netdevsim's
-# emulated TLS engine against software kTLS and plain TCP, on the series
+# What device offload saves the sending host (TX) and the receiving one
+# (RX): kTLS with netdevsim's emulated TLS engine against software kTLS
+# and plain TCP, on the series
 # kernel under QEMU's icount (guest time counts executed instructions, so
 # "ns" are instructions). Builds ktls-dev-bench
 # (scripts/bench/ktls-dev-bench.c), boots the kernel with one vCPU and
 # runs scripts/guest-bench-device.sh there. The engine's own cipher work,
 # which a NIC does off the host, is left out: the offloaded schemes run
 # with the engine's "bypass" knob, which passes the framed records through
-# unencrypted (the receiver reads without decrypting);
-# dev-sendfile-engine shows the emulation with its cipher, for reference.
+# unencrypted (the receiver reads without decrypting), and the receiving
+# engine's "rx_bypass", which marks such frames decrypted without a
+# cipher; the *-engine rows show the emulation with its cipher, for
+# reference.
 #
 # usage: bench-device.sh [--mib N] [--reps R] [--out DIR]
 #   defaults: 16 MiB, 3 repetitions, bench/device (device.md,
@@ -46,7 +49,7 @@ cp "$BUILD/runs/bench-device/out/output" "$out/device.output" 2>/dev/null ||
 	: > "$out/device.output"
 grep '^FAIL' "$out/device.output" >&2 && rc=1
 n=$(grep -c '^bench ' "$out/device.output" || true)
-[ "$n" -eq $((7 * reps)) ] || { log "$n of $((7 * reps)) numbers"; rc=1; }
+[ "$n" -eq $((11 * reps)) ] || { log "$n of $((11 * reps)) numbers"; rc=1; }
 
 python3 - "$out/device.output" "$mib" "$reps" "$(tgit rev-parse --short "$SERIES_BRANCH")" \
 	> "$out/device.md" <<'PY'
@@ -58,16 +61,18 @@ for line in open(path):
     if len(f) == 5 and f[0] == "bench":
         runs.setdefault(f[1], []).append((int(f[3]), int(f[4])))
 order = ["tcp-sendfile", "sw-sendfile", "sw-write", "dev-sendfile",
-         "dev-write", "dev-sendfile-zc", "dev-sendfile-engine"]
+         "dev-write", "dev-sendfile-zc", "dev-sendfile-engine",
+         "rx-tcp", "rx-sw", "rx-dev", "rx-dev-engine"]
 med = {s: (statistics.median(o for o, _ in v), statistics.median(g for _, g in v))
        for s, v in runs.items()}
-print("# TX device offload: host instructions per MiB\n")
+print("# Device offload: host instructions per MiB\n")
 print(f"Series kernel at {rev} (build/linux, branch series); {mib} MiB per run, median of {reps}; one vCPU,")
-print("icount (guest ns = instructions). OWN: the sending process (user +")
-print("system, with the softirqs that ran in its context); GUEST: the whole")
-print("guest over the same time. The offloaded rows run the netdevsim engine")
-print("in bypass (its cipher work left out, as a NIC does it off the host);")
-print("dev-sendfile-engine includes the emulation's own AES-GCM.\n")
+print("icount (guest ns = instructions). OWN: the sending process, or for")
+print("rx-* the receiving one reading 16 KiB per call (user + system, with the")
+print("softirqs that ran in its context); GUEST: the whole guest over the same")
+print("time. The offloaded rows run the netdevsim engines in bypass (their")
+print("cipher work left out, as a NIC does it off the host); the *-engine rows")
+print("include the emulation's own AES-GCM.\n")
 print("| scheme | OWN /MiB | GUEST /MiB | OWN vs sw same call |")
 print("|---|---:|---:|---:|")
 for s in order:
@@ -75,7 +80,8 @@ for s in order:
         print(f"| {s} | missing | | |")
         continue
     o, g = med[s]
-    ref = "sw-write" if s.endswith("-write") else "sw-sendfile"
+    ref = ("rx-sw" if s.startswith("rx-") else
+           "sw-write" if s.endswith("-write") else "sw-sendfile")
     ratio = f"{o / med[ref][0]:.2f}" if ref in med and s != ref else ""
     print(f"| {s} | {o / 1e6:.1f}M | {g / 1e6:.1f}M | {ratio} |")
 PY

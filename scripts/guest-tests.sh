@@ -13,6 +13,7 @@
 #   OUT/rx.ktap         the rx suite (records from the wire)
 #   OUT/aead.ktap       the aead suite (which AEAD keys use)
 #   OUT/device.ktap     the device suite (TX offload over netdevsim)
+#   OUT/device_rx.ktap  the device_rx suite (RX offload over netdevsim)
 #   OUT/plain-*.ktap    tx, rx and tls.c again for TLS 1.2 AES-GCM with
 #                       tls.aead_rfc5288=N: the plain gcm(aes) path, which
 #                       rfc5288(gcm(aes)) otherwise replaces there
@@ -36,6 +37,16 @@ timeout 600 "$bin/aead" > "$out/aead.ktap" 2>&1
 echo $? > "$out/aead.rc"
 timeout 2400 "$bin/device" > "$out/device.ktap" 2>&1
 echo $? > "$out/device.rc"
+# Every case for one offloaded key size, AES-256 with two CPUs and
+# AES-128 with one, so that make test covers both; "basic" for every
+# variant, which for TLS 1.3 and ChaCha20 keys asserts that they stay in
+# software (the other cases would only repeat the software path, at
+# minutes each under TCG).
+rx_variant=12_aes_gcm
+[ "$(nproc)" -gt 1 ] && rx_variant=12_aes_gcm_256
+timeout 2400 "$bin/device_rx" -v "$rx_variant" -t basic \
+	> "$out/device_rx.ktap" 2>&1
+echo $? > "$out/device_rx.rc"
 
 # tls -l prints "FIXTURE VARIANT TEST" columns (%-20s %-25s %s), variants
 # and tests side by side; every test runs once per variant.

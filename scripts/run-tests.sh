@@ -43,8 +43,9 @@ make -s -C "$TREE/tools/testing/selftests/net/tls" OUTPUT="$st" \
 name=tests-$flavour
 run=$BUILD/runs/$name
 qrc=0
-# the device suite turns offload off with ethtool
-need_pkgs ethtool
+# the device suites turn offload on and off with ethtool, and device_rx
+# reorders packets with tc's netem
+need_pkgs ethtool iproute2
 "$TOP/scripts/qemu-run.sh" -n "$name" -c "$cpus" -t 3000 "$kernel" \
 	"$TOP/scripts/guest-tests.sh $st /tmp/results/st '${KTLS_TLS_GROUPS:-.}' ${KTLS_TLS_JOBS:-1}" ||
 	qrc=$?
@@ -114,6 +115,7 @@ plain=()
 [ -n "${KTLS_TLS_GROUPS:-}" ] ||
 	plain=("$out"/plain-tx.ktap "$out"/plain-rx.ktap "$out"/plain-tls.ktap)
 for ktap in "$out"/ulp.ktap "$out"/tx.ktap "$out"/rx.ktap "$out"/aead.ktap "$out"/device.ktap \
+	    "$out"/device_rx.ktap \
 	    "$out"/tls.*.ktap "${plain[@]}"; do
 	[ -f "$ktap" ] || { fail "$flavour: ${ktap##*/}" "missing"; continue; }
 	group=${ktap##*/}

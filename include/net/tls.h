@@ -143,7 +143,10 @@ static inline bool tls_sw_has_ctx_rx(const struct sock *sk)
  * @tls_dev_resync: the record numbered @rcd_sn (8 bytes, big endian)
  *	starts at TCP sequence number @seq. TX: only after the driver asked
  *	with tls_offload_tx_resync_request(), sleeps allowed, 0 when done.
- *	May be NULL for a device that does not offload RX and never asks.
+ *	RX: the answer to the driver's request (@seq as it asked), or the
+ *	core's hint, as the driver's resync type says; softirq or socket
+ *	locked, no sleeping. May be NULL for a device that does not offload
+ *	RX and never asks.
  */
 struct tlsdev_ops {
 	int (*tls_dev_add)(struct net_device *netdev, struct sock *sk,

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * TX device offload: handing a socket's keys to the NIC it sends through,
- * and taking them back.
+ * Device offload: handing a socket's keys to the NIC it sends through,
+ * and taking them back. RX offload (device_rx.c) shares the device
+ * lookup, the locks and the handling of a device that goes down.
  *
  * setsockopt(TLS_TX) offers the keys to the route's device when it has
  * NETIF_F_HW_TLS_TX (tls_dev_tx_start()). From then on the socket frames
@@ -31,14 +32,23 @@
 
 /* Taken for reading around tls_dev_add(), for writing by device down */
 static DECLARE_RWSEM(tls_dev_rwsem);
-/* Guards tls_dev_list and tls_dev_tx.bound; taken in sk_destruct */
+/* Guards the lists and the bound flags; taken in sk_destruct */
 static DEFINE_SPINLOCK(tls_dev_list_lock);
 static LIST_HEAD(tls_dev_list);
+static LIST_HEAD(tls_dev_rx_list);
 /* tls_dev_del() may sleep; sockets are destroyed in any context */
 static struct workqueue_struct *tls_dev_wq;
 
-/* The device the socket's packets leave through, under bonds */
-static struct net_device *tls_dev_route(struct sock *sk)
+/**
+ * tls_dev_route() - the device the socket's packets leave through
+ * @sk: the socket
+ *
+ * Under bonds, the lowest device the socket's flow maps to: the one that
+ * sends, and (with symmetric hashing) receives its packets.
+ *
+ * Return: the device, held (dev_put()), or NULL.
+ */
+struct net_device *tls_dev_route(struct sock *sk)
 {
 	struct net_device *netdev = NULL;
 	struct dst_entry *dst;
@@ -287,17 +297,83 @@ void tls_offload_tx_resync_request(struct sock *sk, u32 got_seq, u32 exp_seq)
 }
 EXPORT_SYMBOL_GPL(tls_offload_tx_resync_request);
 
+/**
+ * tls_dev_rx_link() - note that @dev's device holds RX keys
+ * @dev: the RX offload state, its tls_dev_add() done; tls_dev_rwsem held
+ */
+void tls_dev_rx_link(struct tls_dev_rx *dev)
+{
+	spin_lock_irq(&tls_dev_list_lock);
+	dev->bound = true;
+	list_add_tail(&dev->node, &tls_dev_rx_list);
+	spin_unlock_irq(&tls_dev_list_lock);
+}
+
+/**
+ * tls_dev_rx_unlink() - take @dev off its device, unless the device did
+ * @dev: the RX offload state; tls_dev_rwsem held
+ *
+ * Return: true when the caller owes the device its tls_dev_del().
+ */
+bool tls_dev_rx_unlink(struct tls_dev_rx *dev)
+{
+	bool bound;
+
+	spin_lock_irq(&tls_dev_list_lock);
+	bound = dev->bound;
+	if (bound) {
+		dev->bound = false;
+		list_del_init(&dev->node);
+	}
+	spin_unlock_irq(&tls_dev_list_lock);
+	return bound;
+}
+
+/* The RX half of tls_dev_down(): no resync reaches @netdev from now */
+static void tls_dev_rx_down(struct net_device *netdev, struct list_head *gone)
+{
+	struct tls_dev_rx *dev, *tmp;
+
+	list_for_each_entry_safe(dev, tmp, &tls_dev_rx_list, node) {
+		if (dev->netdev != netdev)
+			continue;
+		dev->bound = false;
+		list_move_tail(&dev->node, gone);
+		RCU_INIT_POINTER(dev->live, NULL);
+	}
+}
+
 /*
- * @netdev goes down or away: every socket offloaded to it encrypts in
- * software from now on, and the device forgets the keys. rtnl held.
+ * The RX half, after the grace period. The state stays with the socket
+ * (tls_dev_rx_stop() frees it), which holds tls_dev_rwsem for reading
+ * while it does: it cannot be freed under us.
+ */
+static void tls_dev_rx_del(struct net_device *netdev, struct list_head *gone)
+{
+	struct tls_dev_rx *dev, *tmp;
+
+	list_for_each_entry_safe(dev, tmp, gone, node) {
+		list_del_init(&dev->node);
+		netdev->tlsdev_ops->tls_dev_del(netdev, dev->ctx,
+						TLS_OFFLOAD_CTX_DIR_RX);
+		netdev_put(netdev, &dev->tracker);
+	}
+}
+
+/*
+ * @netdev goes down or away: every socket offloaded to it encrypts and
+ * decrypts in software from now on, and the device forgets the keys.
+ * rtnl held.
  */
 static void tls_dev_down(struct net_device *netdev)
 {
 	struct tls_dev_tx *dev, *tmp;
+	LIST_HEAD(rx_gone);
 	LIST_HEAD(gone);
 
 	down_write(&tls_dev_rwsem);
 	spin_lock_irq(&tls_dev_list_lock);
+	tls_dev_rx_down(netdev, &rx_gone);
 	list_for_each_entry_safe(dev, tmp, &tls_dev_list, node) {
 		if (dev->netdev != netdev)
 			continue;
@@ -311,8 +387,9 @@ static void tls_dev_down(struct net_device *netdev)
 	}
 	spin_unlock_irq(&tls_dev_list_lock);
 
-	/* no transmit that saw the old hook still runs */
+	/* no transmit that saw the old hook, no resync, still runs */
 	synchronize_net();
+	tls_dev_rx_del(netdev, &rx_gone);
 	list_for_each_entry_safe(dev, tmp, &gone, node) {
 		list_del_init(&dev->node);
 		netdev->tlsdev_ops->tls_dev_del(netdev, dev->ctx,

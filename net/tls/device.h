@@ -2,12 +2,14 @@
 #ifndef _TLS_DEVICE_H
 #define _TLS_DEVICE_H
 
+#include <crypto/skcipher.h>
 #include <linux/refcount.h>
 #include <linux/workqueue.h>
 #include <net/tls.h>
 
 #include "key.h"
 
+struct tls_rx;
 struct tls_sock;
 struct tls_tx;
 
@@ -81,6 +83,54 @@ static inline struct tls_dev_tx *tls_dev_tx_of(struct tls_context *ctx)
 	return container_of(tls_offload_ctx_tx(ctx), struct tls_dev_tx, pub);
 }
 
+/* Bytes of one device_rx.c re-encryption step (tls_dev_rx.scratch) */
+#define TLS_DEV_RX_SCRATCH	256
+
+/**
+ * struct tls_dev_rx - RX device offload of one socket
+ * @pub: what the driver sees (tls_offload_ctx_rx())
+ * @ctx: the socket's context (first member of its struct tls_sock)
+ * @netdev: the device that took the keys, held (@tracker) while @bound
+ * @tracker: the reference on @netdev
+ * @live: @netdev while it may be called for resyncs; cleared (then a
+ *	grace period) when the device goes down. Read under RCU.
+ * @bound: on tls_dev_rx_list, tls_dev_del() still due; cleared by whoever
+ *	calls it (device down, or tls_dev_rx_stop()), under
+ *	tls_dev_list_lock
+ * @node: on tls_dev_rx_list
+ * @ctr: "ctr(aes)" with the socket's key: turns what the device decrypted
+ *	back into ciphertext when a record must be decrypted in software
+ * @scratch: TLS_DEV_RX_SCRATCH bytes for @ctr (a scatterlist may not
+ *	point at the stack)
+ * @salt: the implicit part of the GCM IV
+ * @resealed: bytes of the head record in @rx->part were re-encrypted
+ * @nh_misses: records the device did not decrypt since it last did
+ *	(CORE_NEXT_HINT)
+ * @nh_due: misses after which the core gives the device a hint
+ * @nh_seq: TCP sequence number of the last hint: records before it do
+ *	not count as misses
+ *
+ * Used under the socket lock, or from the data_ready callback while
+ * nobody owns the socket: the same rules as struct tls_rx. @pub.resync_req
+ * and the driver's async request are written by the driver at any time.
+ */
+struct tls_dev_rx {
+	struct tls_offload_context_rx	pub;
+	struct tls_context		*ctx;
+	struct net_device		*netdev;
+	netdevice_tracker		tracker;
+	struct net_device __rcu		*live;
+	bool				bound;
+	struct list_head		node;
+	struct crypto_sync_skcipher	*ctr;
+	u8				*scratch;
+	u8				salt[4];
+	bool				resealed;
+	u32				nh_misses;
+	u32				nh_due;
+	u32				nh_seq;
+};
+
 #ifdef CONFIG_TLS_DEVICE
 /* device.c */
 struct tls_dev_tx *tls_dev_tx_start(struct sock *sk, struct tls_sock *ts,
@@ -90,6 +140,19 @@ void tls_dev_read_lock(void);
 void tls_dev_read_unlock(void);
 int tls_dev_init(void);
 void tls_dev_exit(void);
+
+void tls_dev_rx_link(struct tls_dev_rx *dev);
+bool tls_dev_rx_unlink(struct tls_dev_rx *dev);
+struct net_device *tls_dev_route(struct sock *sk);
+
+/* device_rx.c */
+struct tls_dev_rx *tls_dev_rx_start(struct sock *sk, struct tls_sock *ts,
+				    struct tls_rx *rx);
+void tls_dev_rx_stop(struct tls_dev_rx *dev);
+void tls_dev_rx_header(struct sock *sk, struct tls_rx *rx);
+int tls_dev_rx_check(struct sock *sk, struct tls_rx *rx);
+void tls_dev_rx_reseal(struct sock *sk, struct tls_rx *rx, u32 at, u32 len);
+void tls_dev_rx_rec_done(struct sock *sk, struct tls_rx *rx, bool by_dev);
 
 /* device_tx.c */
 int tls_dev_tx_record(struct sock *sk, struct tls_dev_tx *dev,
@@ -115,6 +178,35 @@ static inline int tls_dev_tx_record(struct sock *sk, struct tls_dev_tx *dev,
 				    unsigned int len, u64 sn)
 {
 	return -EOPNOTSUPP;
+}
+
+static inline struct tls_dev_rx *
+tls_dev_rx_start(struct sock *sk, struct tls_sock *ts, struct tls_rx *rx)
+{
+	return NULL;
+}
+
+static inline void tls_dev_rx_stop(struct tls_dev_rx *dev)
+{
+}
+
+static inline void tls_dev_rx_header(struct sock *sk, struct tls_rx *rx)
+{
+}
+
+static inline int tls_dev_rx_check(struct sock *sk, struct tls_rx *rx)
+{
+	return 0;
+}
+
+static inline void tls_dev_rx_reseal(struct sock *sk, struct tls_rx *rx,
+				     u32 at, u32 len)
+{
+}
+
+static inline void tls_dev_rx_rec_done(struct sock *sk, struct tls_rx *rx,
+				       bool by_dev)
+{
 }
 
 static inline int tls_dev_init(void)

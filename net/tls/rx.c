@@ -25,6 +25,7 @@
 #include <linux/splice.h>
 #include <net/tcp.h>
 
+#include "device.h"
 #include "proto.h"
 #include "rx.h"
 #include "sock.h"
@@ -545,17 +546,24 @@ int tls_rx_start(struct sock *sk, const struct tls_cipher *cipher,
 	if (err)
 		goto free_req;
 	skb_queue_head_init(&rx->queue);
+	/* TLS 1.2 AES-GCM records may be decrypted by the NIC */
+	rx->dev = tls_dev_rx_start(sk, ts, rx);
 
 	/* Pairs with smp_load_acquire() in the proto calls: rx is complete. */
 	smp_store_release(&ts->rx, rx);
-	WRITE_ONCE(ts->ctx.rx_conf, TLS_CONF_SW);
+	WRITE_ONCE(ts->ctx.rx_conf, rx->dev ? TLS_CONF_HW : TLS_CONF_SW);
 	/* the lock the socket's other users take to change the callbacks */
 	write_lock_bh(&sk->sk_callback_lock);
 	rx->sk_data_ready = sk->sk_data_ready;
 	WRITE_ONCE(sk->sk_data_ready, tls_rx_data_ready);
 	write_unlock_bh(&sk->sk_callback_lock);
-	tls_stat_inc(sock_net(sk), LINUX_MIB_TLSRXSW);
-	tls_stat_inc(sock_net(sk), LINUX_MIB_TLSCURRRXSW);
+	if (rx->dev) {
+		tls_stat_inc(sock_net(sk), LINUX_MIB_TLSRXDEVICE);
+		tls_stat_inc(sock_net(sk), LINUX_MIB_TLSCURRRXDEVICE);
+	} else {
+		tls_stat_inc(sock_net(sk), LINUX_MIB_TLSRXSW);
+		tls_stat_inc(sock_net(sk), LINUX_MIB_TLSCURRRXSW);
+	}
 	tls_rx_kick(sk, rx);
 	return 0;
 
@@ -626,12 +634,16 @@ void tls_rx_stop(struct sock *sk, struct tls_rx *rx)
 	write_unlock_bh(&sk->sk_callback_lock);
 	WRITE_ONCE(ts->ctx.rx_conf, 0);
 	WRITE_ONCE(ts->rx, NULL);
+	/* nothing calls the device for this socket any more */
+	if (rx->dev)
+		tls_dev_rx_stop(rx->dev);
 	release_sock(sk);
 
 	__skb_queue_purge(&rx->queue);
 	kfree_skb(rx->part);
+	tls_stat_dec(sock_net(sk), rx->dev ? LINUX_MIB_TLSCURRRXDEVICE :
+					     LINUX_MIB_TLSCURRRXSW);
 	aead_request_free(rx->req);
 	tls_key_free(&rx->key);
 	kfree(rx);
-	tls_stat_dec(sock_net(sk), LINUX_MIB_TLSCURRRXSW);
 }

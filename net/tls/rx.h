@@ -8,6 +8,8 @@
 
 #include "key.h"
 
+struct tls_dev_rx;
+
 /*
  * Pieces of TCP's receive queue one record may span and still be
  * decrypted where it lies; a record in more pieces is copied out first.
@@ -56,6 +58,8 @@ static inline struct tls_rx_msg *tls_rx_msg(struct sk_buff *skb)
  *	into the reader's buffer, assuming they carry no padding
  * @sk_data_ready: the socket's own callback, called once a whole record
  *	(or an error) can be read
+ * @dev: the device that decrypts records as they arrive, or NULL
+ *	(device_rx.c); set before @rx is published, freed with it
  * @req: the AEAD request, reused for every record
  * @iv: the record's AEAD IV
  * @aad: the record's AAD
@@ -84,6 +88,7 @@ struct tls_rx {
 	bool			expired;
 	bool			no_pad;
 	void			(*sk_data_ready)(struct sock *sk);
+	struct tls_dev_rx	*dev;
 	struct aead_request	*req;
 	u8			iv[TLS_KEY_IV_MAX];
 	u8			aad[TLS_KEY_AAD_MAX];
@@ -106,6 +111,10 @@ int tls_rx_read_sock(struct sock *sk, struct tls_rx *rx,
 		     read_descriptor_t *desc, sk_read_actor_t actor);
 bool tls_rx_poll_ready(struct sock *sk, struct tls_rx *rx);
 
+/* What tls_rx_tcp_marks() found: bytes a device decrypted, bytes it did not */
+#define TLS_RX_MARK_PLAIN	BIT(0)
+#define TLS_RX_MARK_CIPHER	BIT(1)
+
 /* rx_parse.c: record boundaries on TCP's receive queue */
 void tls_rx_parse(struct sock *sk, struct tls_rx *rx, gfp_t gfp);
 bool tls_rx_rec_ready(struct sock *sk, const struct tls_rx *rx);
@@ -114,6 +123,11 @@ int tls_rx_rec_copy(struct sock *sk, struct tls_rx *rx, u32 off, void *to,
 		    u32 len);
 int tls_rx_rec_sg(struct sock *sk, struct tls_rx *rx, u32 off, u32 len,
 		  struct scatterlist *sg, unsigned int max);
+int tls_rx_rec_copy_msg(struct sock *sk, struct tls_rx *rx, u32 off,
+			struct msghdr *msg, u32 len);
+int tls_rx_rec_take(struct sock *sk, struct tls_rx *rx);
+unsigned int tls_rx_tcp_marks(struct sock *sk, u32 len);
+int tls_rx_unseen_rec(struct sock *sk, struct tls_rx *rx, u32 *seq, u64 *sn);
 void tls_rx_tcp_done(struct sock *sk, struct tls_rx *rx);
 struct sk_buff *tls_rx_skb_alloc(unsigned int len, gfp_t gfp);
 int tls_rx_tcp_copy_skb(struct sock *sk, u32 off, struct sk_buff *skb,

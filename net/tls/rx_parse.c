@@ -31,6 +31,7 @@
 #include <linux/unaligned.h>
 #include <net/tcp.h>
 
+#include "device.h"
 #include "rx.h"
 
 /* The skb of TCP's queue that holds sequence number @seq, and where */
@@ -269,6 +270,28 @@ static bool tls_rx_tcp_squeezed(struct sock *sk)
 }
 
 /*
+ * The first @n bytes of TCP's queue were just copied to the end of
+ * @rx->part: give back their ciphertext where a device decrypted them,
+ * for the record is now decrypted in software.
+ */
+static void tls_rx_part_reseal(struct sock *sk, struct tls_rx *rx, u32 n)
+{
+	struct tls_rx_pos pos;
+	u32 at = rx->part_len;
+
+	tls_rx_pos_init(sk, &pos, 0);
+	while (n && pos.skb) {
+		u32 chunk = min(n, pos.skb->len - pos.off);
+
+		if (skb_is_decrypted(pos.skb))
+			tls_dev_rx_reseal(sk, rx, at, chunk);
+		tls_rx_pos_advance(sk, &pos, chunk);
+		at += chunk;
+		n -= chunk;
+	}
+}
+
+/*
  * Move what TCP holds of the head record into @rx->part: up to its end,
  * or up to the end of its header while its length is unknown.
  */
@@ -279,6 +302,8 @@ static void tls_rx_part_fill(struct sock *sk, struct tls_rx *rx)
 
 	if (!n || tls_rx_tcp_copy_skb(sk, 0, rx->part, rx->part_len, n))
 		return;
+	if (rx->dev)
+		tls_rx_part_reseal(sk, rx, n);
 	tcp_read_done(sk, n);
 	WRITE_ONCE(rx->part_len, rx->part_len + n);
 }
@@ -342,8 +367,11 @@ void tls_rx_parse(struct sock *sk, struct tls_rx *rx, gfp_t gfp)
 			sk_error_report(sk);
 			return;
 		}
-		if (ret)
+		if (ret) {
 			WRITE_ONCE(rx->rec_len, ret);
+			if (rx->dev)
+				tls_dev_rx_header(sk, rx);
+		}
 	}
 	tls_rx_squeeze(sk, rx, gfp);
 }
@@ -415,6 +443,110 @@ int tls_rx_rec_sg(struct sock *sk, struct tls_rx *rx, u32 off, u32 len,
 	if (rx->part)
 		return skb_to_sgvec_nomark(rx->part, sg, off, len);
 	return tls_rx_tcp_sg(sk, off, len, sg, max);
+}
+
+/**
+ * tls_rx_rec_copy_msg() - copy bytes of the head record to a reader
+ * @sk: the socket, owned
+ * @rx: its RX state; the record whole and in TCP, not in @rx->part
+ * @off: where they start in the record
+ * @msg: the reader's message
+ * @len: how many
+ *
+ * Return: 0, or -EFAULT with some bytes copied.
+ */
+int tls_rx_rec_copy_msg(struct sock *sk, struct tls_rx *rx, u32 off,
+			struct msghdr *msg, u32 len)
+{
+	struct tls_rx_pos pos;
+
+	tls_rx_pos_init(sk, &pos, off);
+	while (len) {
+		u32 n;
+
+		if (WARN_ON_ONCE(!pos.skb))
+			return -EFAULT;
+		n = min(len, pos.skb->len - pos.off);
+		if (skb_copy_datagram_msg(pos.skb, pos.off, msg, n))
+			return -EFAULT;
+		tls_rx_pos_advance(sk, &pos, n);
+		len -= n;
+	}
+	return 0;
+}
+
+/**
+ * tls_rx_rec_take() - move the whole head record out of TCP
+ * @sk: the socket, owned
+ * @rx: its RX state; the record whole and in TCP
+ *
+ * For a record a device decrypted in part: it is restored to ciphertext
+ * on the way (tls_rx_part_reseal()), then read from @rx->part.
+ *
+ * Return: 0, or -ENOMEM and the record where it was.
+ */
+int tls_rx_rec_take(struct sock *sk, struct tls_rx *rx)
+{
+	rx->part = tls_rx_skb_alloc(rx->rec_len, sk->sk_allocation);
+	if (!rx->part)
+		return -ENOMEM;
+	tls_rx_part_fill(sk, rx);
+	return 0;
+}
+
+/**
+ * tls_rx_tcp_marks() - which of the first bytes of TCP's queue a device
+ *	decrypted
+ * @sk: the socket, owned
+ * @len: how many bytes to look at
+ *
+ * Return: TLS_RX_MARK_PLAIN if some skb among them is marked decrypted,
+ * TLS_RX_MARK_CIPHER if some is not, or both.
+ */
+unsigned int tls_rx_tcp_marks(struct sock *sk, u32 len)
+{
+	unsigned int seen = 0;
+	struct tls_rx_pos pos;
+
+	tls_rx_pos_init(sk, &pos, 0);
+	while (len && pos.skb) {
+		u32 n = min(len, pos.skb->len - pos.off);
+
+		seen |= skb_is_decrypted(pos.skb) ? TLS_RX_MARK_PLAIN :
+						    TLS_RX_MARK_CIPHER;
+		tls_rx_pos_advance(sk, &pos, n);
+		len -= n;
+	}
+	return seen;
+}
+
+/**
+ * tls_rx_unseen_rec() - the first record start TCP has not received yet
+ * @sk: the socket, owned
+ * @rx: its RX state; TCP or @rx->part holds the head record whole
+ * @seq: the TCP sequence number where it starts
+ * @sn: its record sequence number
+ *
+ * Walks the headers of the records queued behind the head one.
+ *
+ * Return: 0, or -EAGAIN when a header is cut off at TCP's end (its
+ * record's length is not known yet).
+ */
+int tls_rx_unseen_rec(struct sock *sk, struct tls_rx *rx, u32 *seq, u64 *sn)
+{
+	u32 off = rx->rec_len - rx->part_len, inq = tcp_inq(sk);
+	u64 n = rx->key.seq + 1;
+	u8 hdr[TLS_HEADER_SIZE];
+
+	while (off < inq) {
+		if (tls_rx_tcp_copy(sk, off, hdr, sizeof(hdr)))
+			return -EAGAIN;
+		off += TLS_HEADER_SIZE + get_unaligned_be16(hdr + 3);
+		n++;
+	}
+	*seq = tcp_sk(sk)->copied_seq + off;
+	*sn = n;
+	return 0;
 }
 
 /**

@@ -11,6 +11,9 @@
  *
  * A record is consumed only once it decrypted: a failure leaves it where
  * it was and the keys too, so that a retry reads the same bytes.
+ *
+ * A record a NIC already decrypted (device_rx.c says so) is copied out
+ * the same two ways, without running the cipher.
  */
 
 #include <linux/highmem.h>
@@ -18,6 +21,7 @@
 #include <linux/unaligned.h>
 #include <net/tcp.h>
 
+#include "device.h"
 #include "rx.h"
 #include "stat.h"
 
@@ -31,12 +35,15 @@
  * @cryptlen: ciphertext and tag bytes
  * @plen: plaintext bytes the AEAD gives (TLS 1.3: with the inner type
  *	and padding)
+ * @dev: a device decrypted and authenticated it: its @plen bytes after
+ *	the prefix, in TCP, are the plaintext (device_rx.c)
  */
 struct tls_rx_rec {
 	u8		prefix[TLS_KEY_PREFIX_MAX];
 	unsigned int	aad_len;
 	unsigned int	cryptlen;
 	unsigned int	plen;
+	bool		dev;
 };
 
 /* Read the record's prefix, make its IV and AAD */
@@ -50,6 +57,13 @@ static int tls_rx_rec_init(struct sock *sk, struct tls_rx *rx,
 	if (key->exhausted)
 		return -EBADMSG;
 	tls_rx_rec_gather(sk, rx);
+	rec->dev = false;
+	if (rx->dev) {
+		err = tls_dev_rx_check(sk, rx);
+		if (err < 0)
+			return err;
+		rec->dev = err;
+	}
 	err = tls_rx_rec_copy(sk, rx, 0, rec->prefix, key->prefix);
 	if (err)
 		return err;
@@ -120,9 +134,11 @@ static int tls_rx_inner_type(struct sk_buff *skb, unsigned int len, u8 *type)
  * The record decrypted: consume it, move the keys on, and note a
  * KeyUpdate, after which nothing more may be decrypted with these keys.
  */
-static void tls_rx_rec_done(struct sock *sk, struct tls_rx *rx, u8 type,
-			    u8 first)
+static void tls_rx_rec_done(struct sock *sk, struct tls_rx *rx,
+			    const struct tls_rx_rec *rec, u8 type, u8 first)
 {
+	if (rx->dev)
+		tls_dev_rx_rec_done(sk, rx, rec->dev);
 	tls_key_advance(&rx->key);
 	tls_rx_tcp_done(sk, rx);
 	if (rx->key.version == TLS_1_3_VERSION &&
@@ -164,6 +180,31 @@ static int tls_rx_open_skb(struct sock *sk, struct tls_rx *rx,
 	return tls_rx_decrypt(rx, rec, src, rx->dst);
 }
 
+/*
+ * A record the device decrypted (TLS 1.2 only): copy its plaintext out of
+ * TCP into an skb of its own, as tls_rx_open() would have decrypted it.
+ */
+static struct sk_buff *tls_rx_open_dev(struct sock *sk, struct tls_rx *rx,
+				       const struct tls_rx_rec *rec)
+{
+	struct sk_buff *skb;
+	u8 first = 0;
+
+	skb = tls_rx_skb_alloc(rec->plen, sk->sk_allocation);
+	if (!skb)
+		return ERR_PTR(-ENOMEM);
+	if (tls_rx_tcp_copy_skb(sk, rx->key.prefix, skb, 0, rec->plen)) {
+		kfree_skb(skb);
+		return ERR_PTR(-EFAULT);
+	}
+	if (rec->plen)
+		skb_copy_bits(skb, 0, &first, 1);
+	tls_rx_msg(skb)->off = 0;
+	tls_rx_msg(skb)->type = rec->prefix[0];
+	tls_rx_rec_done(sk, rx, rec, rec->prefix[0], first);
+	return skb;
+}
+
 /**
  * tls_rx_open() - decrypt the next record into an skb
  * @sk: the socket, owned
@@ -183,6 +224,8 @@ struct sk_buff *tls_rx_open(struct sock *sk, struct tls_rx *rx)
 	err = tls_rx_rec_init(sk, rx, &rec);
 	if (err)
 		return ERR_PTR(tls_rx_failed(sk, err));
+	if (rec.dev)
+		return tls_rx_open_dev(sk, rx, &rec);
 	/* room for the tag too, in case the ciphertext is copied in */
 	skb = tls_rx_skb_alloc(rec.cryptlen, sk->sk_allocation);
 	if (!skb)
@@ -209,7 +252,7 @@ struct sk_buff *tls_rx_open(struct sock *sk, struct tls_rx *rx)
 		skb_copy_bits(skb, 0, &first, 1);
 	tls_rx_msg(skb)->off = 0;
 	tls_rx_msg(skb)->type = type;
-	tls_rx_rec_done(sk, rx, type, first);
+	tls_rx_rec_done(sk, rx, &rec, type, first);
 	return skb;
 
 fail:
@@ -251,6 +294,22 @@ static int tls_rx_dst_user(struct tls_rx *rx, struct msghdr *msg,
 	return n;
 }
 
+/* A data record the device decrypted: copy its plaintext to the reader */
+static int tls_rx_open_user_dev(struct sock *sk, struct tls_rx *rx,
+				const struct tls_rx_rec *rec,
+				struct msghdr *msg, size_t len)
+{
+	struct iov_iter_state state;
+
+	iov_iter_save_state(&msg->msg_iter, &state);
+	if (tls_rx_rec_copy_msg(sk, rx, rx->key.prefix, msg, len)) {
+		iov_iter_restore(&msg->msg_iter, &state);
+		return -EFAULT;
+	}
+	tls_rx_rec_done(sk, rx, rec, TLS_RECORD_TYPE_DATA, 0);
+	return len;
+}
+
 /**
  * tls_rx_open_user() - decrypt the next record into the reader's buffer
  * @sk: the socket, owned
@@ -286,6 +345,8 @@ int tls_rx_open_user(struct sock *sk, struct tls_rx *rx, struct msghdr *msg,
 		return -EAGAIN;
 	if (!len || len > room)
 		return -EAGAIN;
+	if (rec.dev)
+		return tls_rx_open_user_dev(sk, rx, &rec, msg, len);
 	if (tls_rx_src_tcp(sk, rx, &rec))
 		return -EAGAIN;
 
@@ -317,7 +378,7 @@ int tls_rx_open_user(struct sock *sk, struct tls_rx *rx, struct msghdr *msg,
 		err = -EAGAIN;
 		goto out;
 	}
-	tls_rx_rec_done(sk, rx, TLS_RECORD_TYPE_DATA, 0);
+	tls_rx_rec_done(sk, rx, &rec, TLS_RECORD_TYPE_DATA, 0);
 	err = len;
 out:
 	for (i = 0; i < npages; i++)

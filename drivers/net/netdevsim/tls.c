@@ -12,6 +12,9 @@
  * with tls_get_record() and encrypted once, the first time a packet
  * touches it, and every packet carrying a part of it copies its bytes of
  * ciphertext (or tag) from there.
+ *
+ * The receive engine is in tls_rx.c; the tlsdev_ops here hand it the
+ * calls for TLS_OFFLOAD_CTX_DIR_RX.
  */
 
 #include <crypto/aead.h>
@@ -31,15 +34,6 @@
 #include <net/tls.h>
 
 #include "netdevsim.h"
-
-#define NSIM_TLS_NONCE_LEN	8	/* explicit nonce after the header */
-#define NSIM_TLS_SALT_LEN	4	/* implicit part of the GCM IV */
-#define NSIM_TLS_TAG_LEN	TLS_CIPHER_AES_GCM_128_TAG_SIZE	/* and 256 */
-/* seq_num(8) type(1) version(2) length(2) */
-#define NSIM_TLS_AAD_LEN	13
-#define NSIM_TLS_PREFIX_LEN	(TLS_HEADER_SIZE + NSIM_TLS_NONCE_LEN)
-#define NSIM_TLS_MIN_REC_LEN	(NSIM_TLS_PREFIX_LEN + NSIM_TLS_TAG_LEN)
-#define NSIM_TLS_MAX_REC_LEN	(NSIM_TLS_MIN_REC_LEN + TLS_MAX_PAYLOAD_SIZE)
 
 /**
  * struct nsim_tls_conn - the device's state for one offloaded connection
@@ -138,21 +132,23 @@ err_free:
 	return ERR_PTR(err);
 }
 
-/* Find the key and salt in @info, or refuse it */
-static int nsim_tls_parse_crypto_info(struct nsim_tls *tls,
-				      struct tls_crypto_info *info,
-				      const u8 **key, unsigned int *keylen,
-				      const u8 **salt)
+/*
+ * Find the key, salt and record number in @info, or refuse it (also when
+ * its cipher is @refused, a TLS_CIPHER_* or 0). Both engines use it.
+ */
+int nsim_tls_parse_crypto_info(struct tls_crypto_info *info, u16 refused,
+			       struct nsim_tls_keys *keys)
 {
 	struct tls12_crypto_info_aes_gcm_128 *gcm128;
 	struct tls12_crypto_info_aes_gcm_256 *gcm256;
-	u16 refused = READ_ONCE(tls->refuse_cipher);
 
-	/* both ciphers share the record layout this engine builds on */
+	/* both ciphers share the record layout the engines build on */
 	BUILD_BUG_ON(sizeof(gcm128->salt) != NSIM_TLS_SALT_LEN ||
 		     sizeof(gcm256->salt) != NSIM_TLS_SALT_LEN);
 	BUILD_BUG_ON(sizeof(gcm128->iv) != NSIM_TLS_NONCE_LEN ||
 		     sizeof(gcm256->iv) != NSIM_TLS_NONCE_LEN);
+	BUILD_BUG_ON(sizeof(gcm128->rec_seq) != 8 ||
+		     sizeof(gcm256->rec_seq) != 8);
 
 	if (info->version != TLS_1_2_VERSION)
 		return -EOPNOTSUPP;
@@ -162,15 +158,17 @@ static int nsim_tls_parse_crypto_info(struct nsim_tls *tls,
 	switch (info->cipher_type) {
 	case TLS_CIPHER_AES_GCM_128:
 		gcm128 = container_of(info, typeof(*gcm128), info);
-		*key = gcm128->key;
-		*keylen = sizeof(gcm128->key);
-		*salt = gcm128->salt;
+		keys->key = gcm128->key;
+		keys->keylen = sizeof(gcm128->key);
+		keys->salt = gcm128->salt;
+		keys->rec_seq = gcm128->rec_seq;
 		return 0;
 	case TLS_CIPHER_AES_GCM_256:
 		gcm256 = container_of(info, typeof(*gcm256), info);
-		*key = gcm256->key;
-		*keylen = sizeof(gcm256->key);
-		*salt = gcm256->salt;
+		keys->key = gcm256->key;
+		keys->keylen = sizeof(gcm256->key);
+		keys->salt = gcm256->salt;
+		keys->rec_seq = gcm256->rec_seq;
 		return 0;
 	default:
 		return -EOPNOTSUPP;
@@ -185,24 +183,25 @@ static int nsim_tls_dev_add(struct net_device *netdev, struct sock *sk,
 	struct netdevsim *ns = netdev_priv(netdev);
 	struct nsim_tls *tls = &ns->tls;
 	struct nsim_tls_conn *conn;
-	unsigned int keylen;
-	const u8 *key, *salt;
+	struct nsim_tls_keys keys;
 	int err;
 
-	if (direction != TLS_OFFLOAD_CTX_DIR_TX) {
-		err = -EOPNOTSUPP;
-		goto refuse;
-	}
+	/* the receive engine keeps its own knobs and counters */
+	if (direction == TLS_OFFLOAD_CTX_DIR_RX)
+		return nsim_tls_rx_add(ns, sk, crypto_info,
+				       start_offload_tcp_sn);
+
 	if (READ_ONCE(tls->refuse_add)) {
 		err = -EBUSY;
 		goto refuse;
 	}
-	err = nsim_tls_parse_crypto_info(tls, crypto_info, &key, &keylen,
-					 &salt);
+	err = nsim_tls_parse_crypto_info(crypto_info,
+					 READ_ONCE(tls->refuse_cipher), &keys);
 	if (err)
 		goto refuse;
 
-	conn = nsim_tls_conn_alloc(key, keylen, salt, start_offload_tcp_sn);
+	conn = nsim_tls_conn_alloc(keys.key, keys.keylen, keys.salt,
+				   start_offload_tcp_sn);
 	if (IS_ERR(conn)) {
 		err = PTR_ERR(conn);
 		goto refuse;
@@ -225,9 +224,10 @@ static void nsim_tls_dev_del(struct net_device *netdev,
 	struct netdevsim *ns = netdev_priv(netdev);
 	struct nsim_tls_conn **slot, *conn;
 
-	/* only TX is ever accepted, so only TX can come back */
-	if (WARN_ON_ONCE(direction != TLS_OFFLOAD_CTX_DIR_TX))
+	if (direction == TLS_OFFLOAD_CTX_DIR_RX) {
+		nsim_tls_rx_del(ns, ctx);
 		return;
+	}
 
 	slot = nsim_tls_conn_slot(ctx);
 	conn = *slot;
@@ -240,10 +240,20 @@ static void nsim_tls_dev_del(struct net_device *netdev,
 	atomic_dec(&ns->tls.conns);
 }
 
+static int nsim_tls_dev_resync(struct net_device *netdev, struct sock *sk,
+			       u32 seq, u8 *rcd_sn,
+			       enum tls_offload_ctx_dir direction)
+{
+	/* the transmit engine never asks for a resync */
+	if (WARN_ON_ONCE(direction != TLS_OFFLOAD_CTX_DIR_RX))
+		return -EOPNOTSUPP;
+	return nsim_tls_rx_resync(netdev_priv(netdev), sk, seq, rcd_sn);
+}
+
 static const struct tlsdev_ops nsim_tlsdev_ops = {
 	.tls_dev_add	= nsim_tls_dev_add,
 	.tls_dev_del	= nsim_tls_dev_del,
-	/* TX only, and never asks for a resync: no tls_dev_resync */
+	.tls_dev_resync	= nsim_tls_dev_resync,
 };
 
 /*
@@ -577,6 +587,8 @@ void nsim_tls_init(struct netdevsim *ns)
 	debugfs_create_atomic_t("rebuilds", 0400, dir, &tls->rebuilds);
 	debugfs_create_atomic_t("fallbacks", 0400, dir, &tls->fallbacks);
 	debugfs_create_atomic_t("drops", 0400, dir, &tls->drops);
+
+	nsim_tls_rx_init(ns);
 }
 
 void nsim_tls_teardown(struct netdevsim *ns)
@@ -588,6 +600,7 @@ void nsim_tls_teardown(struct netdevsim *ns)
 	if (conns)
 		netdev_err(ns->netdev, "tearing down TLS offload with %d connections left\n",
 			   conns);
+	nsim_tls_rx_teardown(ns);
 	debugfs_remove_recursive(tls->ddir);
 	tls->ddir = NULL;
 }

@@ -152,7 +152,8 @@ void tls_dev_rx_stop(struct tls_dev_rx *dev);
 void tls_dev_rx_header(struct sock *sk, struct tls_rx *rx);
 int tls_dev_rx_check(struct sock *sk, struct tls_rx *rx);
 void tls_dev_rx_reseal(struct sock *sk, struct tls_rx *rx, u32 at, u32 len);
-void tls_dev_rx_rec_done(struct sock *sk, struct tls_rx *rx, bool by_dev);
+bool tls_dev_rx_rec_done(struct sock *sk, struct tls_rx *rx, bool by_dev);
+void tls_dev_rx_hint(struct sock *sk, struct tls_rx *rx);
 
 /* device_tx.c */
 int tls_dev_tx_record(struct sock *sk, struct tls_dev_tx *dev,
@@ -204,8 +205,13 @@ static inline void tls_dev_rx_reseal(struct sock *sk, struct tls_rx *rx,
 {
 }
 
-static inline void tls_dev_rx_rec_done(struct sock *sk, struct tls_rx *rx,
+static inline bool tls_dev_rx_rec_done(struct sock *sk, struct tls_rx *rx,
 				       bool by_dev)
+{
+	return false;
+}
+
+static inline void tls_dev_rx_hint(struct sock *sk, struct tls_rx *rx)
 {
 }
 

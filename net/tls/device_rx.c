@@ -31,7 +31,8 @@
  * one of the three ways of enum tls_offload_sync_type that the driver
  * picks in tls_dev_add(); tls_dev_rx_header() runs for each record
  * header the parser reads and confirms the device's guesses, and
- * tls_dev_rx_rec_done() gives hints to a device that waits for them.
+ * tls_dev_rx_rec_done() and tls_dev_rx_hint() give hints to a device
+ * that waits for them.
  * Every call of tls_dev_resync() counts TlsRxDeviceResync.
  *
  * Lifetime: the state lives as long as the socket's RX path; close()
@@ -322,43 +323,9 @@ void tls_dev_rx_header(struct sock *sk, struct tls_rx *rx)
 		tls_dev_rx_async(sk, dev, start, rx->key.seq);
 		break;
 	case TLS_OFFLOAD_SYNC_TYPE_CORE_NEXT_HINT:
-		/* hints are given as records are read: tls_dev_rx_rec_done() */
+		/* hints come as records are read: tls_dev_rx_rec_done() */
 		break;
 	}
-}
-
-/*
- * CORE_NEXT_HINT: the device did not decrypt the head record. After a
- * few such records in a row (fewer and fewer often while it stays lost),
- * tell it where a record starts that it has not received yet: it can
- * only start at a record's first byte, and the ones in TCP's queues have
- * gone past it.
- */
-static void tls_dev_rx_hint(struct sock *sk, struct tls_rx *rx,
-			    struct tls_dev_rx *dev)
-{
-	u32 start = tcp_sk(sk)->copied_seq - rx->part_len;
-	u32 seq;
-	u64 sn;
-
-	/* records the last hint already went past */
-	if (before(start, dev->nh_seq))
-		return;
-	if (++dev->nh_misses < dev->nh_due)
-		return;
-	/*
-	 * Segments TCP holds out of order went past the device too, maybe
-	 * past the record start we would name: wait for TCP to fill the
-	 * hole, and try at the next record.
-	 */
-	if (!RB_EMPTY_ROOT(&tcp_sk(sk)->out_of_order_queue))
-		return;
-	if (tls_rx_unseen_rec(sk, rx, &seq, &sn))
-		return;	/* a header is cut in two: at the next record */
-	dev->nh_misses = 0;
-	dev->nh_due = min(dev->nh_due * 2, TLS_DEV_RX_NH_MAX);
-	dev->nh_seq = seq;
-	tls_dev_rx_resync(sk, dev, seq, sn);
 }
 
 /**
@@ -366,19 +333,65 @@ static void tls_dev_rx_hint(struct sock *sk, struct tls_rx *rx,
  * @sk: the socket, owned
  * @rx: its RX state, with a device; the record not consumed yet
  * @by_dev: the device decrypted it
+ *
+ * CORE_NEXT_HINT: count the records the device did not decrypt in a
+ * row; after a few (fewer and fewer often while it stays lost), a hint
+ * is due once the record is consumed: tls_dev_rx_hint().
+ *
+ * Return: true when a hint is due.
  */
-void tls_dev_rx_rec_done(struct sock *sk, struct tls_rx *rx, bool by_dev)
+bool tls_dev_rx_rec_done(struct sock *sk, struct tls_rx *rx, bool by_dev)
 {
 	struct tls_dev_rx *dev = rx->dev;
+	u32 start = tcp_sk(sk)->copied_seq - rx->part_len;
 
 	if (dev->pub.resync_type != TLS_OFFLOAD_SYNC_TYPE_CORE_NEXT_HINT)
-		return;
+		return false;
 	if (by_dev) {
 		dev->nh_misses = 0;
 		dev->nh_due = TLS_DEV_RX_NH_FIRST;
-		return;
+		return false;
 	}
-	tls_dev_rx_hint(sk, rx, dev);
+	/* records the last hint already went past */
+	if (before(start, dev->nh_seq))
+		return false;
+	return ++dev->nh_misses >= dev->nh_due;
+}
+
+/**
+ * tls_dev_rx_hint() - tell a lost device where a record starts
+ * @sk: the socket, owned or in a softirq read_sock
+ * @rx: its RX state, with a device; between two records
+ *
+ * The device can only start at a record's first byte, and one it has
+ * not received yet: every byte in TCP's queues went past it, and so did
+ * the packets that wait in the socket's backlog while we own it. Those
+ * are handed to TCP first (as tcp_recvmsg() does between skbs), so that
+ * the record named is one the device is still to see, unless a packet
+ * is on its way from the device right now; then the device ignores the
+ * hint and the next one comes later.
+ */
+void tls_dev_rx_hint(struct sock *sk, struct tls_rx *rx)
+{
+	struct tls_dev_rx *dev = rx->dev;
+	u32 seq;
+	u64 sn;
+
+	if (sock_owned_by_user_nocheck(sk))
+		sk_flush_backlog(sk);
+	/*
+	 * Segments TCP holds out of order went past the device too, maybe
+	 * past the record start we would name: wait for TCP to fill the
+	 * hole, and try after the next record.
+	 */
+	if (!RB_EMPTY_ROOT(&tcp_sk(sk)->out_of_order_queue))
+		return;
+	if (tls_rx_unseen_rec(sk, rx, &seq, &sn))
+		return;	/* a header is cut in two: after the next record */
+	dev->nh_misses = 0;
+	dev->nh_due = min(dev->nh_due * 2, TLS_DEV_RX_NH_MAX);
+	dev->nh_seq = seq;
+	tls_dev_rx_resync(sk, dev, seq, sn);
 }
 
 /* Encrypt @len bytes (at most a scratch's worth) of @part at @at again */

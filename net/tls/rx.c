@@ -39,25 +39,43 @@
 #define TLS_RX_EOF	2
 #define TLS_RX_SKERR	3
 
-static bool tls_rx_wake_cond(struct sock *sk, struct tls_rx *rx)
+/*
+ * Did another reader queue plaintext while this one slept? The queue
+ * ended with @seen (NULL: it was empty) when this reader last looked.
+ */
+static bool tls_rx_queued_since(struct tls_rx *rx, struct sk_buff *seen)
 {
-	return rx->err || rx->expired || tls_rx_rec_ready(sk, rx) ||
-	       rx->part_wanted || sk->sk_err ||
+	return skb_peek_tail(&rx->queue) != seen;
+}
+
+static bool tls_rx_wake_cond(struct sock *sk, struct tls_rx *rx,
+			     struct sk_buff *seen)
+{
+	return tls_rx_queued_since(rx, seen) || rx->err || rx->expired ||
+	       tls_rx_rec_ready(sk, rx) || rx->part_wanted || sk->sk_err ||
 	       (sk->sk_shutdown & RCV_SHUTDOWN);
 }
 
 /*
- * Wait until TCP holds a whole record that may be decrypted.
+ * Wait until TCP holds a whole record that may be decrypted, or another
+ * reader queued plaintext behind @seen, the queue's tail when this one
+ * last looked at it. Readers take turns on the socket lock, which the
+ * wait drops: one that reads a record in part leaves the rest queued and
+ * wakes the others (tls_rx_pass_on()), which must read it before any
+ * record still in TCP.
  *
  * Return: 0 then; TLS_RX_EOF; TLS_RX_SKERR; -EAGAIN when @timeo is NULL
  * or ran out; the error that stops reading (a failed record, an expired
  * key, a signal).
  */
-static int tls_rx_wait(struct sock *sk, struct tls_rx *rx, long *timeo)
+static int tls_rx_wait(struct sock *sk, struct tls_rx *rx, long *timeo,
+		       struct sk_buff *seen)
 {
 	DEFINE_WAIT_FUNC(wait, woken_wake_function);
 
 	for (;;) {
+		if (tls_rx_queued_since(rx, seen))
+			return 0;
 		if (rx->err)
 			return rx->err;
 		if (rx->expired)
@@ -79,7 +97,8 @@ static int tls_rx_wait(struct sock *sk, struct tls_rx *rx, long *timeo)
 
 		add_wait_queue(sk_sleep(sk), &wait);
 		sk_set_bit(SOCKWQ_ASYNC_WAITDATA, sk);
-		sk_wait_event(sk, timeo, tls_rx_wake_cond(sk, rx), &wait);
+		sk_wait_event(sk, timeo, tls_rx_wake_cond(sk, rx, seen),
+			      &wait);
 		sk_clear_bit(SOCKWQ_ASYNC_WAITDATA, sk);
 		remove_wait_queue(sk_sleep(sk), &wait);
 	}
@@ -125,6 +144,17 @@ static bool tls_rx_empty_data(struct sk_buff *skb)
 }
 
 /*
+ * A read is done and leaves plaintext queued: readers that went to sleep
+ * while it held the socket wait for TCP, which may have nothing more to
+ * say. Wake them (see tls_rx_wait()).
+ */
+static void tls_rx_pass_on(struct sock *sk, struct tls_rx *rx)
+{
+	if (!skb_queue_empty(&rx->queue))
+		rx->sk_data_ready(sk);
+}
+
+/*
  * The record a splice or read_sock continues with: the queue's head, else
  * the next one decrypted, waiting for it as @timeo says. Empty data
  * records are skipped; an empty control record is returned like any
@@ -144,13 +174,16 @@ static struct sk_buff *tls_rx_next(struct sock *sk, struct tls_rx *rx,
 			tls_rx_consume(rx, skb, 0);
 			continue;
 		}
-		err = tls_rx_wait(sk, rx, timeo);
+		err = tls_rx_wait(sk, rx, timeo, NULL);
 		if (err == TLS_RX_EOF)
 			return NULL;
 		if (err == TLS_RX_SKERR)
 			err = sock_error(sk) ?: -EAGAIN;
 		if (err)
 			return ERR_PTR(err);
+		/* plaintext another reader left comes first */
+		if (!skb_queue_empty(&rx->queue))
+			continue;
 		skb = tls_rx_open(sk, rx);
 		if (IS_ERR(skb))
 			return ERR_PTR(tls_rx_abort(sk, rx, PTR_ERR(skb)));
@@ -283,9 +316,23 @@ static int tls_rx_read_new(struct sock *sk, struct tls_rx *rx,
 
 	if (tls_rx_peek_full(sk, rx, rd->flags))
 		return -EAGAIN;
-	err = tls_rx_wait(sk, rx, timeo);
+	err = tls_rx_wait(sk, rx, timeo, rd->peek);
 	if (err)
 		return err;
+	if (tls_rx_queued_since(rx, rd->peek)) {
+		/*
+		 * Another reader queued plaintext meanwhile: it comes
+		 * before the records in TCP. A peek that has shown queued
+		 * records already may no longer find them (@rd->peek may
+		 * be gone): it ends with what it has, or starts over.
+		 */
+		if (!(rd->flags & MSG_PEEK) || !rd->peek)
+			return 1;
+		if (rd->copied)
+			return 0;
+		rd->peek = NULL;
+		return 1;
+	}
 	if (tls_rx_direct(rx, rd->msg, rd->flags, rd->type)) {
 		n = tls_rx_open_user(sk, rx, rd->msg, rd->len - rd->copied);
 		if (n > 0) {
@@ -354,6 +401,7 @@ int tls_rx_recvmsg(struct sock *sk, struct tls_rx *rx, struct msghdr *msg,
 			ret = tls_rx_read_new(sk, rx, &rd,
 					      rd.copied < target ? &timeo : NULL);
 	}
+	tls_rx_pass_on(sk, rx);
 	release_sock(sk);
 
 	if (rd.type >= 0 && rd.eor)
@@ -402,6 +450,7 @@ ssize_t tls_rx_splice_read(struct sock *sk, struct tls_rx *rx,
 		if (ret > 0)
 			tls_rx_consume(rx, skb, ret);
 	}
+	tls_rx_pass_on(sk, rx);
 	release_sock(sk);
 	return ret;
 }

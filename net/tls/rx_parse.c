@@ -523,20 +523,27 @@ unsigned int tls_rx_tcp_marks(struct sock *sk, u32 len)
 /**
  * tls_rx_unseen_rec() - the first record start TCP has not received yet
  * @sk: the socket, owned
- * @rx: its RX state; TCP or @rx->part holds the head record whole
+ * @rx: its RX state, between two records
  * @seq: the TCP sequence number where it starts
  * @sn: its record sequence number
  *
- * Walks the headers of the records queued behind the head one.
+ * Walks the headers of the records queued from the head one on; the
+ * head record's header may not be there yet, and may have moved to
+ * @rx->part with some of its bytes.
  *
  * Return: 0, or -EAGAIN when a header is cut off at TCP's end (its
  * record's length is not known yet).
  */
 int tls_rx_unseen_rec(struct sock *sk, struct tls_rx *rx, u32 *seq, u64 *sn)
 {
-	u32 off = rx->rec_len - rx->part_len, inq = tcp_inq(sk);
-	u64 n = rx->key.seq + 1;
+	u32 off = 0, inq = tcp_inq(sk);
+	u64 n = rx->key.seq;
 	u8 hdr[TLS_HEADER_SIZE];
+
+	if (rx->rec_len) {
+		off = rx->rec_len - rx->part_len;
+		n++;
+	}
 
 	while (off < inq) {
 		if (tls_rx_tcp_copy(sk, off, hdr, sizeof(hdr)))

@@ -137,10 +137,12 @@ static int tls_rx_inner_type(struct sk_buff *skb, unsigned int len, u8 *type)
 static void tls_rx_rec_done(struct sock *sk, struct tls_rx *rx,
 			    const struct tls_rx_rec *rec, u8 type, u8 first)
 {
-	if (rx->dev)
-		tls_dev_rx_rec_done(sk, rx, rec->dev);
+	bool hint = rx->dev && tls_dev_rx_rec_done(sk, rx, rec->dev);
+
 	tls_key_advance(&rx->key);
 	tls_rx_tcp_done(sk, rx);
+	if (hint)
+		tls_dev_rx_hint(sk, rx);
 	if (rx->key.version == TLS_1_3_VERSION &&
 	    type == TLS_RECORD_TYPE_HANDSHAKE && first == TLS_RX_HS_KEY_UPDATE) {
 		WRITE_ONCE(rx->expired, true);

@@ -1891,6 +1891,94 @@ TEST_F(rx, partial_reads)
 	EXPECT_EQ(buf[0], 0);
 }
 
+/* One reader thread on a shared socket: a recv() or a splice() of 100 bytes */
+struct turn_reader {
+	pthread_t thread;
+	int fd;
+	bool splice;
+	unsigned char buf[100];
+	ssize_t n;
+	int err;
+};
+
+static void *turn_read_fn(void *arg)
+{
+	struct turn_reader *r = arg;
+	int p[2];
+
+	if (!r->splice) {
+		r->n = recv(r->fd, r->buf, sizeof(r->buf), 0);
+		r->err = errno;
+		return NULL;
+	}
+	r->n = -1;
+	r->err = errno;
+	if (pipe(p))
+		return NULL;
+	r->n = splice(r->fd, NULL, p[1], NULL, sizeof(r->buf), 0);
+	r->err = errno;
+	if (r->n > 0 && read(p[0], r->buf, r->n) != r->n)
+		r->n = -1;
+	close(p[0]);
+	close(p[1]);
+	return NULL;
+}
+
+/*
+ * Two readers sleep on an empty socket; a 1000-byte record comes. One
+ * takes 100 bytes and leaves the rest queued: the other must wake and
+ * take the next 100 although TCP has nothing more for it, and before a
+ * record that comes later (which used to be read first, or, without it,
+ * the reader slept on with plaintext queued).
+ */
+static void readers_take_turns(struct __test_metadata *_metadata,
+			       struct sender *s, int fd, bool splice)
+{
+	unsigned char data[1000], next[300], all[1100];
+	struct turn_reader r[2];
+	struct late_write w;
+	int i, first;
+
+	fill(data, sizeof(data), 41);
+	fill(next, sizeof(next), 42);
+	set_rcvtimeo(_metadata, fd, 3000);
+	for (i = 0; i < 2; i++) {
+		memset(&r[i], 0, sizeof(r[i]));
+		r[i].fd = fd;
+		r[i].splice = splice && i;
+		ASSERT_EQ(pthread_create(&r[i].thread, NULL, turn_read_fn,
+					 &r[i]), 0);
+	}
+	sleep_ms(300);
+	send_data(_metadata, s, data, sizeof(data));
+	write_later(_metadata, s, &w, next, sizeof(next), 1000);
+	for (i = 0; i < 2; i++) {
+		pthread_join(r[i].thread, NULL);
+		EXPECT_EQ(r[i].n, 100) TH_LOG("reader %d (%s): %s", i,
+					      r[i].splice ? "splice" : "recv",
+					      r[i].n < 0 ? strerror(r[i].err) :
+							   "short");
+	}
+	join_later(_metadata, &w);
+	first = memcmp(r[0].buf, data, 100) ? 1 : 0;
+	EXPECT_EQ(memcmp(r[first].buf, data, 100), 0);
+	EXPECT_EQ(memcmp(r[!first].buf, data + 100, 100), 0)
+		TH_LOG("the second reader did not get bytes 100-199");
+	memcpy(all, data + 200, 800);
+	memcpy(all + 800, next, sizeof(next));
+	expect_stream(_metadata, fd, all, 800 + sizeof(next));
+}
+
+TEST_F(rx, readers_take_turns)
+{
+	readers_take_turns(_metadata, &self->s, self->rx, false);
+}
+
+TEST_F(rx, readers_take_turns_splice)
+{
+	readers_take_turns(_metadata, &self->s, self->rx, true);
+}
+
 /* splice() to a pipe gives the plaintext of data records. */
 TEST_F(rx, splice_data)
 {

@@ -14,6 +14,7 @@
 #   OUT/aead.ktap       the aead suite (which AEAD keys use)
 #   OUT/device.ktap     the device suite (TX offload over netdevsim)
 #   OUT/device_rx.ktap  the device_rx suite (RX offload over netdevsim)
+#   OUT/kcm.ktap        the kcm suite (KCM over kTLS)
 #   OUT/plain-*.ktap    tx, rx and tls.c again for TLS 1.2 AES-GCM with
 #                       tls.aead_rfc5288=N: the plain gcm(aes) path, which
 #                       rfc5288(gcm(aes)) otherwise replaces there
@@ -47,6 +48,8 @@ rx_variant=12_aes_gcm
 timeout 2400 "$bin/device_rx" -v "$rx_variant" -t basic \
 	> "$out/device_rx.ktap" 2>&1
 echo $? > "$out/device_rx.rc"
+timeout 600 "$bin/kcm" > "$out/kcm.ktap" 2>&1
+echo $? > "$out/kcm.rc"
 
 # tls -l prints "FIXTURE VARIANT TEST" columns (%-20s %-25s %s), variants
 # and tests side by side; every test runs once per variant.

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Run the kTLS selftests (tools/testing/selftests/net/tls: ulp, tx, rx,
-# aead, and tls.c, the conformance suite, one run per fixture and variant)
+# aead, device, device_rx, kcm, and tls.c, the conformance suite, one run
+# per fixture and variant)
 # on a built kernel flavour under QEMU, and judge every case:
 #   PASS   it passed
 #   FAIL   it failed, was skipped, gave no result (crash, timeout), or is
@@ -115,7 +116,7 @@ plain=()
 [ -n "${KTLS_TLS_GROUPS:-}" ] ||
 	plain=("$out"/plain-tx.ktap "$out"/plain-rx.ktap "$out"/plain-tls.ktap)
 for ktap in "$out"/ulp.ktap "$out"/tx.ktap "$out"/rx.ktap "$out"/aead.ktap "$out"/device.ktap \
-	    "$out"/device_rx.ktap \
+	    "$out"/device_rx.ktap "$out"/kcm.ktap \
 	    "$out"/tls.*.ktap "${plain[@]}"; do
 	[ -f "$ktap" ] || { fail "$flavour: ${ktap##*/}" "missing"; continue; }
 	group=${ktap##*/}

@@ -225,6 +225,20 @@ static ssize_t tls_proto_splice_read(struct socket *sock, loff_t *ppos,
 	return tls_rx_splice_read(sk, rx, pipe, len, flags, nonblock);
 }
 
+/* strparser's question before it reads: how much plaintext is there? */
+static int tls_proto_peek_len(struct socket *sock)
+{
+	struct sock *sk = sock->sk;
+	struct tls_rx *rx = tls_proto_rx(sk);
+	const struct proto_ops *base;
+
+	if (!rx) {
+		base = tls_proto_ops_bases[tls_proto_family(sk)];
+		return base->peek_len ? base->peek_len(sock) : 0;
+	}
+	return tls_rx_peek_len(sk, rx);
+}
+
 static int tls_proto_read_sock(struct sock *sk, read_descriptor_t *desc,
 			       sk_read_actor_t actor)
 {
@@ -268,6 +282,7 @@ int tls_proto_ops_set(struct sock *sk)
 		ops->poll = tls_proto_poll;
 		ops->splice_read = tls_proto_splice_read;
 		ops->read_sock = tls_proto_read_sock;
+		ops->peek_len = tls_proto_peek_len;
 		/* Publish the table only once it is complete. */
 		smp_store_release(&tls_proto_ops_bases[f], base);
 	}

@@ -472,6 +472,11 @@ ssize_t tls_rx_splice_read(struct sock *sk, struct tls_rx *rx,
  * on which strparser tries again from its work item, with the socket
  * owned, where records are decrypted.
  *
+ * A read that stops at such a record or at an error after it handed over
+ * data returns that data; nothing else would bring the reader back to a
+ * record that is already there, so the socket's data_ready callback
+ * tells it to come and get the error.
+ *
  * Return: bytes the actor used, or a negative errno when it used none.
  */
 int tls_rx_read_sock(struct sock *sk, struct tls_rx *rx,
@@ -509,7 +514,29 @@ int tls_rx_read_sock(struct sock *sk, struct tls_rx *rx,
 		copied += used;
 		tls_rx_consume(rx, skb, min_t(u32, used, skb->len - m->off));
 	}
+	if (copied && err)
+		sk->sk_data_ready(sk);
 	return copied ? copied : err;
+}
+
+/**
+ * tls_rx_peek_len() - is there anything for read_sock() now?
+ * @sk: the socket
+ * @rx: its RX state
+ *
+ * For strparser (KCM), which asks before it reads, without the socket
+ * lock, and reads only when the answer covers the rest of its message.
+ * How much plaintext a record holds is known once it is decrypted, and
+ * what comes next may be an error or a control record that stops the
+ * read, which the reader must come and see: so the answer is 0 while a
+ * read would find nothing, and INT_MAX once it would find something.
+ *
+ * Return: 0 or INT_MAX.
+ */
+int tls_rx_peek_len(struct sock *sk, struct tls_rx *rx)
+{
+	return tls_rx_poll_ready(sk, rx) || READ_ONCE(rx->expired) ?
+	       INT_MAX : 0;
 }
 
 /**

@@ -110,6 +110,7 @@ ssize_t tls_rx_splice_read(struct sock *sk, struct tls_rx *rx,
 int tls_rx_read_sock(struct sock *sk, struct tls_rx *rx,
 		     read_descriptor_t *desc, sk_read_actor_t actor);
 bool tls_rx_poll_ready(struct sock *sk, struct tls_rx *rx);
+int tls_rx_peek_len(struct sock *sk, struct tls_rx *rx);
 
 /* What tls_rx_tcp_marks() found: bytes a device decrypted, bytes it did not */
 #define TLS_RX_MARK_PLAIN	BIT(0)

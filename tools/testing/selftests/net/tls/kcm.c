@@ -630,7 +630,8 @@ TEST_F(kcm, unattach_then_read)
 static void expect_psock_error(struct __test_metadata *_metadata, int fd,
 			       int err)
 {
-	struct pollfd p = { .fd = fd, .events = POLLIN };
+	/* POLLERR only: the record that stops the psock is readable before */
+	struct pollfd p = { .fd = fd };
 	socklen_t len = sizeof(int);
 	int soerr = 0;
 

@@ -735,44 +735,56 @@ TEST_F_TIMEOUT(dev, same_bytes_as_software, DEV_TIMEOUT)
 }
 
 /*
+ * One record of @type through sendmsg() or recvmsg() (@in): @len bytes
+ * at @buf, the type in a SOL_TLS control message. Returns the call's
+ * result; *@type is the received type.
+ */
+static ssize_t typed_msg(int fd, bool in, unsigned char *type, void *buf,
+			 size_t len)
+{
+	union {
+		struct cmsghdr align;
+		char space[CMSG_SPACE(1)];
+	} ctl = {};
+	struct iovec iov = { .iov_base = buf, .iov_len = len };
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = ctl.space, .msg_controllen = sizeof(ctl.space),
+	};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+	ssize_t ret;
+
+	if (!in) {
+		*c = (struct cmsghdr){ .cmsg_len = CMSG_LEN(1),
+				       .cmsg_level = SOL_TLS,
+				       .cmsg_type = TLS_SET_RECORD_TYPE };
+		*CMSG_DATA(c) = *type;
+		return sendmsg(fd, &msg, 0);
+	}
+	ret = recvmsg(fd, &msg, 0);
+	c = CMSG_FIRSTHDR(&msg);
+	*type = c && c->cmsg_type == TLS_GET_RECORD_TYPE ? *CMSG_DATA(c) : 0;
+	return ret;
+}
+
+/*
  * A typed record of 0 bytes (TLS libraries send such handshake records):
  * framed like any other, and what follows it intact
  */
 TEST_F_TIMEOUT(dev, empty_typed_record, DEV_TIMEOUT)
 {
-	char cbuf[CMSG_SPACE(sizeof(unsigned char))], byte;
-	struct iovec iov = { .iov_base = &byte, .iov_len = 0 };
-	struct cmsghdr *cmsg;
-	struct msghdr msg;
+	unsigned char type, byte;
 	int i;
 
 	KEYS_ON();
 	for (i = 0; i < 3; i++) {
-		memset(&msg, 0, sizeof(msg));
-		msg.msg_iov = &iov;
-		msg.msg_iovlen = 1;
-		msg.msg_control = cbuf;
-		msg.msg_controllen = sizeof(cbuf);
-		cmsg = CMSG_FIRSTHDR(&msg);
-		cmsg->cmsg_level = SOL_TLS;
-		cmsg->cmsg_type = TLS_SET_RECORD_TYPE;
-		cmsg->cmsg_len = CMSG_LEN(sizeof(unsigned char));
-		*CMSG_DATA(cmsg) = 22;	/* handshake */
-		ASSERT_EQ(sendmsg(self->cfd, &msg, 0), 0);
+		type = 22;	/* handshake */
+		ASSERT_EQ(typed_msg(self->cfd, false, &type, &byte, 0), 0);
 		ASSERT_EQ(send_part(self->cfd, SEND_PLAIN, i * 20000, 20000), 0);
 	}
 	for (i = 0; i < 3; i++) {
-		iov.iov_len = 1;
-		memset(&msg, 0, sizeof(msg));
-		msg.msg_iov = &iov;
-		msg.msg_iovlen = 1;
-		msg.msg_control = cbuf;
-		msg.msg_controllen = sizeof(cbuf);
-		ASSERT_EQ(recvmsg(self->sfd, &msg, 0), 0);
-		cmsg = CMSG_FIRSTHDR(&msg);
-		ASSERT_NE(cmsg, NULL);
-		EXPECT_EQ(cmsg->cmsg_type, TLS_GET_RECORD_TYPE);
-		EXPECT_EQ(*CMSG_DATA(cmsg), 22);
+		ASSERT_EQ(typed_msg(self->sfd, true, &type, &byte, 1), 0);
+		EXPECT_EQ(type, 22);
 		ASSERT_EQ(recv_check(self->sfd, i * 20000, 20000), 0);
 	}
 	expect_engine(_metadata, variant->offload, 0);

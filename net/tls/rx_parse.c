@@ -34,54 +34,81 @@
 #include "device.h"
 #include "rx.h"
 
-/* The skb of TCP's queue that holds sequence number @seq, and where */
-static struct sk_buff *tls_rx_tcp_skb(struct sock *sk, u32 seq, u32 *off)
+/*
+ * Where is @seq in @skb of TCP's queue? Return 0 with @off set when the
+ * skb holds it, 1 when the skb ends before it, -1 when it starts after.
+ */
+static int tls_rx_skb_find(const struct sk_buff *skb, u32 seq, u32 *off)
 {
-	struct sk_buff *skb;
+	u32 start = TCP_SKB_CB(skb)->seq;
 
-	skb_queue_walk(&sk->sk_receive_queue, skb) {
-		u32 start = TCP_SKB_CB(skb)->seq;
+	/* a SYN takes a sequence number but no byte of the skb */
+	if (TCP_SKB_CB(skb)->tcp_flags & TCPHDR_SYN)
+		start++;
+	if (before(seq, start))
+		return -1;
+	if (seq - start >= skb->len)
+		return 1;
+	*off = seq - start;
+	return 0;
+}
 
-		/* a SYN takes a sequence number but no byte of the skb */
-		if (TCP_SKB_CB(skb)->tcp_flags & TCPHDR_SYN)
-			start++;
-		if (before(seq, start))
-			return NULL;
-		if (seq - start < skb->len) {
-			*off = seq - start;
+/*
+ * The first skb from @skb on (NULL: the head) that holds sequence number
+ * @seq, and where; NULL past TCP's end.
+ */
+static struct sk_buff *tls_rx_tcp_skb(struct sock *sk, struct sk_buff *skb,
+				      u32 seq, u32 *off)
+{
+	struct sk_buff_head *queue = &sk->sk_receive_queue;
+
+	skb = skb ? skb : skb_peek(queue);
+	for (; skb; skb = skb_peek_next(skb, queue)) {
+		int where = tls_rx_skb_find(skb, seq, off);
+
+		if (!where)
 			return skb;
-		}
+		if (where < 0)
+			break;
 	}
 	return NULL;
 }
 
 /*
  * A place in TCP's receive queue. TCP keeps the queue in sequence order
- * with no gaps, so the bytes after the place are in the same skb, then
- * in the next ones: a walk finds its start once and goes forward from
- * there, one pass over the queue however many skbs a record spans.
+ * and without gaps, but not without overlaps: a retransmission that
+ * covers bytes TCP already queued is queued whole, its first bytes
+ * shadowed by the skb before it (tcp_recvmsg() skips them by sequence
+ * number). So the place is a sequence number, and a walk that leaves an
+ * skb looks for that number in the next ones: it finds its start once
+ * and goes forward from there, one pass over the queue however many
+ * skbs a record spans.
  */
 struct tls_rx_pos {
 	struct sk_buff	*skb;
 	u32		off;
+	u32		seq;
 };
 
 /* Start at @off past the first unread byte; @pos->skb NULL past TCP's end */
 static void tls_rx_pos_init(struct sock *sk, struct tls_rx_pos *pos, u32 off)
 {
 	pos->off = 0;
-	pos->skb = tls_rx_tcp_skb(sk, tcp_sk(sk)->copied_seq + off, &pos->off);
+	pos->seq = tcp_sk(sk)->copied_seq + off;
+	pos->skb = tls_rx_tcp_skb(sk, NULL, pos->seq, &pos->off);
 }
 
-/* Move @pos @n bytes on, within its skb or to the start of the next */
+/* Move @pos @n bytes on, within its skb or into the next that holds them */
 static void tls_rx_pos_advance(struct sock *sk, struct tls_rx_pos *pos, u32 n)
 {
 	pos->off += n;
+	pos->seq += n;
 	if (pos->off < pos->skb->len)
 		return;
-	pos->skb = skb_queue_is_last(&sk->sk_receive_queue, pos->skb) ?
-		   NULL : pos->skb->next;
 	pos->off = 0;
+	pos->skb = skb_peek_next(pos->skb, &sk->sk_receive_queue);
+	if (pos->skb)
+		pos->skb = tls_rx_tcp_skb(sk, pos->skb, pos->seq, &pos->off);
 }
 
 /* Copy @len bytes from @pos on and move past them: 0, or -EAGAIN */

@@ -25,6 +25,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +36,9 @@
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <net/if.h>
+#include <netpacket/packet.h>
 
 #include <linux/bpf.h>
 #include <linux/kcm.h>
@@ -2919,6 +2923,243 @@ TEST_F(rx, kcm_read_sock)
 	}
 	close(kcm);
 	close(prog);
+}
+
+/* ---- segments that overlap ------------------------------------------ */
+
+/*
+ * TCP queues a segment that overlaps bytes it already holds whole, its
+ * first bytes shadowed by the skb before it (tcp_recvmsg() skips them
+ * by sequence number). A sender sends such segments when it cuts a
+ * retransmission differently from the original (after an RTO, say). To
+ * make them on purpose the test plays the peer by hand: a veth pair in
+ * a network namespace of its own, the kTLS socket behind one end, and a
+ * packet socket on the other end that sends the segments, cut as the
+ * test likes.
+ */
+#define OVL_LOCAL	"10.77.0.1"
+#define OVL_PEER	"10.77.0.2"
+#define OVL_PORT	4433
+#define OVL_PEER_PORT	40000
+#define OVL_ISS		0x7ffff000u
+#define OVL_ETH_P_IP	0x0800
+#define OVL_HDRS	40	/* IPv4 and TCP headers, no options */
+#define OVL_SYN		0x02
+#define OVL_ACK		0x10
+
+struct ovl_peer {
+	int pkt;		/* the packet socket, on the peer's end */
+	struct sockaddr_ll to;	/* the kTLS end's link address */
+	__u32 ack;		/* what the peer acknowledges */
+	unsigned char saddr[4];
+	unsigned char daddr[4];
+};
+
+static void put16(unsigned char *p, __u16 v)
+{
+	p[0] = v >> 8;
+	p[1] = v;
+}
+
+static void put32(unsigned char *p, __u32 v)
+{
+	put16(p, v >> 16);
+	put16(p + 2, v);
+}
+
+static __u32 get32(const unsigned char *p)
+{
+	return (__u32)p[0] << 24 | p[1] << 16 | p[2] << 8 | p[3];
+}
+
+/* The ones' complement sum of @len bytes, added to @sum, not folded */
+static __u32 ovl_sum(__u32 sum, const unsigned char *p, size_t len)
+{
+	for (; len > 1; p += 2, len -= 2)
+		sum += p[0] << 8 | p[1];
+	if (len)
+		sum += p[0] << 8;
+	return sum;
+}
+
+static __u16 ovl_fold(__u32 sum)
+{
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return ~sum;
+}
+
+/* Send a segment from the peer: @flags, @seq, and @len bytes of @data */
+static void ovl_send(struct __test_metadata *_metadata, struct ovl_peer *p,
+		     unsigned char flags, __u32 seq, const void *data,
+		     size_t len)
+{
+	unsigned char pkt[OVL_HDRS + 1400] = {}, pseudo[4];
+	unsigned char *tcp = pkt + 20;
+	__u32 sum;
+
+	ASSERT_LE(len, sizeof(pkt) - OVL_HDRS);
+	pkt[0] = 0x45;
+	put16(pkt + 2, OVL_HDRS + len);
+	pkt[8] = 64;
+	pkt[9] = IPPROTO_TCP;
+	memcpy(pkt + 12, p->saddr, 4);
+	memcpy(pkt + 16, p->daddr, 4);
+	put16(pkt + 10, ovl_fold(ovl_sum(0, pkt, 20)));
+
+	put16(tcp, OVL_PEER_PORT);
+	put16(tcp + 2, OVL_PORT);
+	put32(tcp + 4, seq);
+	put32(tcp + 8, flags & OVL_ACK ? p->ack : 0);
+	tcp[12] = 5 << 4;
+	tcp[13] = flags;
+	put16(tcp + 14, 0xffff);
+	if (len)
+		memcpy(tcp + 20, data, len);
+	/* the pseudo header: addresses, protocol, TCP length */
+	pseudo[0] = 0;
+	pseudo[1] = IPPROTO_TCP;
+	put16(pseudo + 2, 20 + len);
+	sum = ovl_sum(0, pkt + 12, 8);
+	sum = ovl_sum(sum, pseudo, sizeof(pseudo));
+	put16(tcp + 16, ovl_fold(ovl_sum(sum, tcp, 20 + len)));
+	ASSERT_EQ(sendto(p->pkt, pkt, OVL_HDRS + len, 0,
+			 (struct sockaddr *)&p->to, sizeof(p->to)),
+		  (ssize_t)(OVL_HDRS + len)) TH_LOG("sendto: %s",
+						    strerror(errno));
+}
+
+/* Wait for the kTLS end's SYN-ACK; the peer acknowledges its SYN */
+static void ovl_wait_synack(struct __test_metadata *_metadata,
+			    struct ovl_peer *p)
+{
+	unsigned char pkt[1500];
+	struct sockaddr_ll from;
+	socklen_t flen;
+	ssize_t n;
+
+	for (;;) {
+		flen = sizeof(from);
+		n = recvfrom(p->pkt, pkt, sizeof(pkt), 0,
+			     (struct sockaddr *)&from, &flen);
+		ASSERT_GT(n, 0) TH_LOG("no SYN-ACK: %s", strerror(errno));
+		if (from.sll_pkttype == PACKET_OUTGOING || n < OVL_HDRS ||
+		    pkt[9] != IPPROTO_TCP || memcmp(pkt + 12, p->daddr, 4))
+			continue;
+		if ((pkt[20 + 13] & (OVL_SYN | OVL_ACK)) ==
+		    (OVL_SYN | OVL_ACK))
+			break;
+	}
+	p->ack = get32(pkt + 20 + 4) + 1;
+}
+
+/*
+ * The veth pair, the packet socket on the peer's end, and a kTLS socket
+ * with @k connected to the peer: *@fd. Segments of the peer carry the
+ * stream's byte 0 at OVL_ISS + 1.
+ */
+static void ovl_connect(struct __test_metadata *_metadata, struct ovl_peer *p,
+			const struct tls_keys *k, int *fd)
+{
+	struct sockaddr_in addr = {
+		.sin_family = AF_INET,
+		.sin_port = htons(OVL_PORT),
+	};
+	cpu_set_t one_cpu;
+	int lfd, on = 1;
+
+	/* one CPU: the segments reach TCP in the order they are sent */
+	CPU_ZERO(&one_cpu);
+	CPU_SET(0, &one_cpu);
+	ASSERT_EQ(sched_setaffinity(0, sizeof(one_cpu), &one_cpu), 0);
+	ASSERT_EQ(unshare(CLONE_NEWNET), 0) TH_LOG("unshare: %s",
+						    strerror(errno));
+	ASSERT_EQ(system("ip link set lo up && "
+			 "ip link add ovl0 address 02:00:00:00:77:01 type veth "
+			 "peer name ovl1 address 02:00:00:00:77:02 && "
+			 "ip addr add " OVL_LOCAL "/24 dev ovl0 && "
+			 "ip link set ovl0 up && ip link set ovl1 up && "
+			 "ip neigh add " OVL_PEER " lladdr 02:00:00:00:77:02 "
+			 "dev ovl0 nud permanent"), 0);
+	inet_pton(AF_INET, OVL_PEER, p->saddr);
+	inet_pton(AF_INET, OVL_LOCAL, p->daddr);
+
+	p->pkt = socket(AF_PACKET, SOCK_DGRAM, htons(OVL_ETH_P_IP));
+	ASSERT_GE(p->pkt, 0) TH_LOG("AF_PACKET: %s", strerror(errno));
+	memset(&p->to, 0, sizeof(p->to));
+	p->to.sll_family = AF_PACKET;
+	p->to.sll_protocol = htons(OVL_ETH_P_IP);
+	p->to.sll_ifindex = if_nametoindex("ovl1");
+	ASSERT_NE(p->to.sll_ifindex, 0);
+	p->to.sll_halen = 6;
+	memcpy(p->to.sll_addr, "\x02\x00\x00\x00\x77\x01", 6);
+	ASSERT_EQ(bind(p->pkt, (struct sockaddr *)&p->to, sizeof(p->to)), 0);
+	set_rcvtimeo(_metadata, p->pkt, RCVTIMEO_MS);
+
+	lfd = socket(AF_INET, SOCK_STREAM, 0);
+	ASSERT_GE(lfd, 0);
+	ASSERT_EQ(setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)),
+		  0);
+	inet_pton(AF_INET, OVL_LOCAL, &addr.sin_addr);
+	ASSERT_EQ(bind(lfd, (struct sockaddr *)&addr, sizeof(addr)), 0);
+	ASSERT_EQ(listen(lfd, 1), 0);
+	set_rcvtimeo(_metadata, lfd, RCVTIMEO_MS);
+
+	ovl_send(_metadata, p, OVL_SYN, OVL_ISS, NULL, 0);
+	ovl_wait_synack(_metadata, p);
+	ovl_send(_metadata, p, OVL_ACK, OVL_ISS + 1, NULL, 0);
+	*fd = accept(lfd, NULL, NULL);
+	ASSERT_GE(*fd, 0) TH_LOG("accept: %s", strerror(errno));
+	close(lfd);
+	set_rcvtimeo(_metadata, *fd, RCVTIMEO_MS);
+	attach_tls(_metadata, *fd);
+	ASSERT_EQ(set_rx(*fd, k), 0) TH_LOG("TLS_RX: %s", strerror(errno));
+}
+
+/*
+ * Three records sent in segments that overlap the ones before them, at
+ * both ends, in order and out of order, and one that TCP holds whole
+ * already: the reader gets the plaintext, once.
+ */
+TEST_F(rx, overlapping_segments)
+{
+	/* [from, to) of the wire bytes, in the order they are sent */
+	static const struct {
+		size_t from, to;
+	} cuts[] = {
+		{ 0, 600 },	/* in order */
+		{ 900, 1700 },	/* out of order */
+		{ 500, 1000 },	/* over the tail of the 1st, the 2nd's head */
+		{ 1600, 2400 },	/* over the tail of the 2nd */
+		{ 0, 300 },	/* old: dropped */
+		{ 2300, 0 },	/* the rest; 0 is the end */
+	};
+	unsigned char plain[3000], wire[3 * WIRE_MAX];
+	struct ovl_peer p;
+	struct sender s;
+	size_t len = 0, n, to;
+	unsigned char *rec;
+	unsigned int i;
+	int fd;
+
+	ovl_connect(_metadata, &p, &self->k, &fd);
+	sender_init(&s, -1, &self->k);
+	fill(plain, sizeof(plain), 11);
+	for (i = 0; i < 3; i++) {
+		rec = build(&s, TYPE_DATA, plain + 1000 * i, 1000, 0, &n);
+		memcpy(wire + len, rec, n);
+		free(rec);
+		len += n;
+	}
+	ASSERT_GT(len, 2400);
+	for (i = 0; i < ARRAY_SIZE(cuts); i++) {
+		to = cuts[i].to ?: len;
+		ovl_send(_metadata, &p, OVL_ACK, OVL_ISS + 1 + cuts[i].from,
+			 wire + cuts[i].from, to - cuts[i].from);
+	}
+	expect_stream(_metadata, fd, plain, sizeof(plain));
+	close(fd);
+	close(p.pkt);
 }
 
 TEST_HARNESS_MAIN

@@ -24,6 +24,7 @@
 #include "sock.h"
 #include "sockopt.h"
 #include "tx.h"
+#include "ulp.h"
 
 /* Socket lock held. */
 static int tls_sockopt_check_peer(struct sock *sk,
@@ -65,6 +66,9 @@ static int tls_sockopt_install(struct sock *sk, int dir, const u8 *buf,
 	rekey = tls_sockopt_key(ts, dir);
 	/* only TLS 1.3 has KeyUpdate */
 	if (rekey && ts->version != TLS_1_3_VERSION)
+		return -EBUSY;
+	/* a new path would take callbacks from under KCM; new keys do not */
+	if (!rekey && tls_ulp_taken(sk))
 		return -EBUSY;
 	err = tls_cipher_check(info, optlen, &cipher);
 	if (!err)

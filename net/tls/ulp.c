@@ -41,6 +41,27 @@ static const struct proto *tls_ulp_tcp_proto(struct sock *sk)
 	return base;
 }
 
+/**
+ * tls_ulp_taken() - does another layer read this socket?
+ * @sk: the socket, locked
+ *
+ * KCM takes a TCP socket's callbacks and keeps its psock in sk_user_data;
+ * it puts back the callbacks it found when it lets go. Keys installed
+ * under it would swap callbacks that KCM then restores over kTLS's, so
+ * the ULP and the first keys must come before the attach, never after.
+ * Only user-space sockets count: SunRPC keeps its transport in the
+ * sk_user_data of the kernel socket that the handshake daemon puts kTLS
+ * on, and a sockmap psock is flagged and handled (tls_ulp_tcp_proto()).
+ *
+ * Return: true when sk_user_data says another layer owns the callbacks.
+ */
+bool tls_ulp_taken(struct sock *sk)
+{
+	uintptr_t owner = (uintptr_t)rcu_access_pointer(sk->sk_user_data);
+
+	return owner && !sk->sk_kern_sock && !(owner & SK_USER_DATA_PSOCK);
+}
+
 static int tls_ulp_init(struct sock *sk)
 {
 	struct tls_sock *ts;
@@ -49,6 +70,8 @@ static int tls_ulp_init(struct sock *sk)
 	/* Keys belong to a connection: there must be one. */
 	if (sk->sk_state != TCP_ESTABLISHED)
 		return -ENOTCONN;
+	if (tls_ulp_taken(sk))
+		return -EBUSY;
 
 	prot = tls_proto_get(sk, tls_ulp_tcp_proto(sk));
 	if (!prot)

@@ -7,5 +7,6 @@
 extern struct tcp_ulp_ops tls_ulp_ops;
 
 void tls_ulp_close(struct sock *sk, long timeout);
+bool tls_ulp_taken(struct sock *sk);
 
 #endif /* _TLS_ULP_H */

@@ -777,7 +777,8 @@ TEST_F(kcm, close_with_data_queued)
 /*
  * KCM attaches to a kTLS socket only once it has TLS_RX keys: before,
  * it would read ciphertext as messages. A socket without the ULP is
- * plain KCM over TCP.
+ * plain KCM over TCP, and kTLS does not go under it (EBUSY): not the
+ * ULP, and not the first keys of either direction.
  */
 TEST(attach_needs_rx_keys)
 {
@@ -792,7 +793,9 @@ TEST(attach_needs_rx_keys)
 	ASSERT_GE(kcm, 0);
 
 	ASSERT_EQ(tcp_pair(&a, &b), 0);
-	EXPECT_EQ(kcm_attach_fd(kcm, b, prog), 0);
+	ASSERT_EQ(kcm_attach_fd(kcm, b, prog), 0);
+	EXPECT_EQ(ulp(b), -1);
+	EXPECT_EQ(errno, EBUSY);
 	EXPECT_EQ(kcm_unattach_fd(kcm, b), 0);
 	ASSERT_EQ(ulp(b), 0);
 	EXPECT_EQ(kcm_attach_fd(kcm, b, prog), -1);
@@ -803,6 +806,18 @@ TEST(attach_needs_rx_keys)
 	ASSERT_EQ(set_keys(b, TLS_RX, &k), 0);
 	EXPECT_EQ(kcm_attach_fd(kcm, b, prog), 0);
 	EXPECT_EQ(kcm_unattach_fd(kcm, b), 0);
+
+	/* RX keys first, then KCM, then the first TX keys: refused */
+	close(a);
+	close(b);
+	ASSERT_EQ(tcp_pair(&a, &b), 0);
+	ASSERT_EQ(ulp(b), 0);
+	ASSERT_EQ(set_keys(b, TLS_RX, &k), 0);
+	ASSERT_EQ(kcm_attach_fd(kcm, b, prog), 0);
+	EXPECT_EQ(set_keys(b, TLS_TX, &k), -1);
+	EXPECT_EQ(errno, EBUSY);
+	EXPECT_EQ(kcm_unattach_fd(kcm, b), 0);
+	EXPECT_EQ(set_keys(b, TLS_TX, &k), 0);
 	close(a);
 	close(b);
 	close(kcm);

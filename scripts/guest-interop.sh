@@ -12,6 +12,19 @@
 #               itself from the keylog secret and reads with read();
 #       duplex  (duplex-*): both ends send 64 MiB at once on one
 #               connection, the server with kTLS TX and RX;
+#   - KCM over kTLS (kcm-*, scripts/interop/kcm.c): the server attaches
+#     its kTLS socket (TX and RX keys) to a KCM multiplexor with a BPF
+#     length-prefix parser; 3000 messages of 1 byte to 1 MiB (6.7 MiB),
+#     many to a record and some across records:
+#       kcm-tx  sent from 4 KCM sockets (a thread each) through kTLS TX,
+#               read by the client with SSL_read(): each message whole,
+#               once, in its KCM socket's order, and nothing more;
+#       kcm-rx  sent by the client with SSL_write(), read from 4 KCM
+#               sockets (a thread each) through kTLS RX: each whole, once.
+#     Either way the client's close_notify then stops KCM's parser
+#     (EINVAL), the server takes the socket back (SIOCKCMUNATTACH) and
+#     reads it through kTLS. The server checks the "tls" ULP is registered
+#     and on the socket, and getsockopt(TLS_TX, TLS_RX) answers;
 #   - nginx (ssl_conf_command Options KTLS, sendfile on) serving the same
 #     file over HTTPS to curl, for TLS 1.2 and TLS 1.3;
 #   - nginx-offload-*: the same through a netdevsim port with its emulated
@@ -21,9 +34,9 @@
 #   - ss-diag: `ss -tie` (iproute2) shows a kTLS socket's version, cipher
 #     and TX mode through sock_diag (scripts/interop/ss-diag.py).
 # Every case must show the digest the reading end computed equal to the
-# sent data's, kTLS in use in every direction the mode names (never a
-# quiet fallback to user-space crypto), and TlsTxSw / TlsRxSw in
-# /proc/net/tls_stat going up. The extra ciphers of RX and duplex use 4 MiB
+# sent data's (per message for kcm-*), kTLS in use in every direction the
+# mode names (never a quiet fallback to user-space crypto), and TlsTxSw /
+# TlsRxSw in /proc/net/tls_stat going up. The extra ciphers of RX and duplex use 4 MiB
 # (-l 4) to keep the run short; the required ones move 64 MiB.
 #
 # usage: guest-interop.sh BINDIR OUTDIR [CASE...]
@@ -37,7 +50,8 @@ set -u
 # NAME VERSION CIPHER KEY [ARG...]: the ARGs go to ktls-peer. -m for TLS 1.3
 # CCM TX, which OpenSSL 3.0 never hands to the kernel, and -r for any TLS
 # 1.3 RX: ktls-peer then sets the kernel's TX (-m) or RX (-r) key itself.
-# -d rx|duplex picks the mode, -w 0 -l MIB the bytes, -t a timeout: several
+# -d rx|duplex|kcm-tx|kcm-rx picks the mode, -w 0 -l MIB the bytes (kcm-*
+# have their own, and ignore them), -t a timeout: several
 # times the case's time on the base kernel, yet short enough that a kernel
 # whose receive path hangs fails every case within the guest's time limit.
 peer_cases=(
@@ -61,6 +75,12 @@ peer_cases=(
 	"duplex-tls13-aes128-gcm-rx-keys-by-hand 1.3 TLS_AES_128_GCM_SHA256 rsa -d duplex -r -w 0 -t 200"
 	"duplex-tls12-chacha20-poly1305 1.2 ECDHE-RSA-CHACHA20-POLY1305 rsa -d duplex -w 0 -l 4 -t 60"
 	"duplex-tls13-aes128-ccm-keys-by-hand 1.3 TLS_AES_128_CCM_SHA256 rsa -d duplex -m -r -w 0 -l 4 -t 60"
+	"kcm-tx-tls12-aes128-gcm 1.2 ECDHE-RSA-AES128-GCM-SHA256 rsa -d kcm-tx -t 90"
+	"kcm-tx-tls13-aes128-gcm-rx-keys-by-hand 1.3 TLS_AES_128_GCM_SHA256 rsa -d kcm-tx -r -t 90"
+	"kcm-tx-tls13-chacha20-poly1305-rx-keys-by-hand 1.3 TLS_CHACHA20_POLY1305_SHA256 rsa -d kcm-tx -r -t 90"
+	"kcm-rx-tls12-aes128-gcm 1.2 ECDHE-RSA-AES128-GCM-SHA256 rsa -d kcm-rx -t 90"
+	"kcm-rx-tls13-aes256-gcm-keys-by-hand 1.3 TLS_AES_256_GCM_SHA384 rsa -d kcm-rx -r -t 90"
+	"kcm-rx-tls13-chacha20-poly1305-keys-by-hand 1.3 TLS_CHACHA20_POLY1305_SHA256 rsa -d kcm-rx -r -t 90"
 )
 nginx_cases=(nginx-tls12 nginx-tls13)
 # NAME CIPHER: TLS 1.2 through the emulated offload engine
@@ -129,7 +149,7 @@ peer_case() {
 		read_MiBps=*) rd=${kv#*=} ;;
 		esac
 	done
-	table+=("$(printf '%-40s %-8s %-30s %8s %8s %8s %6ss' "$name" \
+	table+=("$(printf '%-47s %-8s %-30s %8s %8s %8s %6ss' "$name" \
 		"${s[0]:--}" "${s[1]:--}" "$wr" "$sf" "$rd" \
 		"$((SECONDS - t))")")
 }
@@ -225,7 +245,7 @@ nginx_case() {
 	if [ -z "$why" ]; then pass "$name"; else fail "$name" "$why"; fi
 	local proto cipher
 	read -r proto cipher _ <<< "$(tail -1 "$ng/access.log" 2>/dev/null)"
-	table+=("$(printf '%-40s %-8s %-30s %8s %8s %8s %6ss' "$name" \
+	table+=("$(printf '%-47s %-8s %-30s %8s %8s %8s %6ss' "$name" \
 		"${proto:--}" "${cipher:--}" - \
 		"$(awk -v b="${w[2]:-0}" 'BEGIN { printf "%.1f", b / 1048576 }')" \
 		- "$((SECONDS - t))")")
@@ -292,9 +312,9 @@ wanted ss-diag && ss_case
 
 echo
 echo "Throughput (guest wall time under TCG, informational only):"
-printf '%-40s %-8s %-30s %8s %8s %8s %7s\n' case version cipher \
+printf '%-47s %-8s %-30s %8s %8s %8s %7s\n' case version cipher \
 	"write" "sendfile" "read" time
-printf '%-40s %-8s %-30s %8s %8s %8s\n' "" "" "" "MiB/s" "MiB/s" "MiB/s"
+printf '%-47s %-8s %-30s %8s %8s %8s\n' "" "" "" "MiB/s" "MiB/s" "MiB/s"
 printf '%s\n' "${table[@]}"
 echo "interop matrix: $((SECONDS - t_start))s in the guest"
 echo "/proc/net/tls_stat at the end:"

@@ -31,6 +31,12 @@
  *   duplex  both ways at once on the same connection: each end sends both
  *           streams and reads the other's, non-blocking, in one poll()
  *           loop; the server has kTLS TX and RX.
+ *   kcm-tx, kcm-rx
+ *           no streams but length-prefixed messages, through a KCM
+ *           multiplexor attached to the server's kTLS socket (TX and RX):
+ *           sent on several KCM sockets and read with SSL_read() (kcm-tx),
+ *           or sent with SSL_write() and read from several KCM sockets
+ *           (kcm-rx). Each message is checked by its SHA-256 (kcm.c).
  *
  * -m and -r (TLS 1.3 only) have the server install the transmit (-m) or
  * receive (-r) key itself: OpenSSL 3.0 never hands a TLS 1.3 receive key
@@ -78,6 +84,7 @@
 #include <openssl/ssl.h>
 
 #include "common.h"
+#include "kcm.h"
 
 #ifndef SOL_TLS
 #define SOL_TLS 282
@@ -88,9 +95,16 @@
 #define TLS_ALERT 21
 #define TLS_APP_DATA 23
 
-enum mode { MODE_TX, MODE_RX, MODE_DUPLEX };
+enum mode { MODE_TX, MODE_RX, MODE_DUPLEX, MODE_KCM_TX, MODE_KCM_RX };
 
-static const char *const mode_names[] = { "tx", "rx", "duplex" };
+static const char *const mode_names[] = {
+	"tx", "rx", "duplex", "kcm-tx", "kcm-rx"
+};
+
+static int is_kcm(enum mode m)
+{
+	return m == MODE_KCM_TX || m == MODE_KCM_RX;
+}
 
 struct opts {
 	int version;		/* TLS1_2_VERSION or TLS1_3_VERSION */
@@ -131,6 +145,7 @@ struct payload {
 	size_t file_len;
 	unsigned char file_sha[32];
 	struct stream down[MAX_STREAMS], up[MAX_STREAMS];
+	struct kcm_plan kcm;	/* kcm-tx, kcm-rx: the messages, no streams */
 };
 
 static const char *role = "ktls-peer";
@@ -144,9 +159,11 @@ static void __attribute__((noreturn)) report_and_exit(void)
 	exit(1);
 }
 
-/* fail(): one "ROLE: error: ..." line, then OpenSSL's error queue. */
-static void __attribute__((noreturn, format(printf, 1, 2)))
-fail(const char *fmt, ...)
+/*
+ * fail(): one "ROLE: error: ..." line, then OpenSSL's error queue. It is
+ * not static, nor are fail_ssl() and now(): kcm.c calls them too.
+ */
+void fail(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -160,8 +177,7 @@ fail(const char *fmt, ...)
 }
 
 /* fail_ssl(): as fail(), naming what SSL_get_error() said about ret. */
-static void __attribute__((noreturn))
-fail_ssl(SSL *ssl, int ret, const char *what)
+void fail_ssl(SSL *ssl, int ret, const char *what)
 {
 	int err = SSL_get_error(ssl, ret);
 
@@ -188,6 +204,7 @@ static void on_alarm(int sig)
 	n = snprintf(msg, sizeof(msg) - 1, "%s: error: timed out", role);
 	n += flow_where(pumping[0], "sent", msg + n, sizeof(msg) - 1 - n);
 	n += flow_where(pumping[1], "read", msg + n, sizeof(msg) - 1 - n);
+	n += kcm_where(msg + n, sizeof(msg) - 1 - n);
 	msg[n++] = '\n';
 	if (write(STDOUT_FILENO, msg, n) < 0)
 		_exit(1);
@@ -196,7 +213,7 @@ static void on_alarm(int sig)
 	_exit(1);
 }
 
-static double now(void)
+double now(void)
 {
 	struct timespec ts;
 
@@ -269,6 +286,10 @@ static void make_payload(struct payload *p, const struct opts *o)
 	size_t third;
 
 	memset(p, 0, sizeof(*p));
+	if (is_kcm(o->mode)) {
+		kcm_plan_init(&p->kcm);
+		return;
+	}
 	p->file_fd = open(o->file, O_RDONLY);
 	if (p->file_fd < 0 || fstat(p->file_fd, &st))
 		fail("%s: %s", o->file, strerror(errno));
@@ -965,6 +986,28 @@ static void server_flows(struct conn *c, const struct opts *o,
 	EVP_MD_CTX_free(in.md);
 }
 
+/*
+ * kcm-tx and kcm-rx: KCM has the socket for the messages (kcm.c). Back
+ * from it, the client's close_notify, which stopped KCM's parser, is read
+ * through kTLS, and answered.
+ */
+static void server_kcm(struct conn *c, const struct opts *o,
+		       const struct payload *p)
+{
+	int sending = o->mode == MODE_KCM_TX;
+	char rate[32] = "-", none[] = "-";
+	double t0 = now();
+
+	snprintf(rate, sizeof(rate), "%.1f",
+		 kcm_serve(c->fd, sending, &p->kcm));
+	conn_expect_close(c);
+	conn_close(c);
+	printf("server: close_notify received and answered\n");
+	printf("summary: %s %s write_MiBps=%s sendfile_MiBps=- read_MiBps=%s seconds=%.2f\n",
+	       SSL_get_version(c->ssl), SSL_get_cipher_name(c->ssl),
+	       sending ? rate : none, sending ? none : rate, now() - t0);
+}
+
 /* The kernel has the keys of every direction the mode needs, or fail. */
 static void server_ktls(struct conn *c, const struct opts *o)
 {
@@ -1049,6 +1092,8 @@ static int server(const struct opts *o, int lfd, const struct payload *p)
 
 	if (o->mode == MODE_TX)
 		server_tx(c.ssl, c.fd, o, p);
+	else if (is_kcm(o->mode))
+		server_kcm(&c, o, p);
 	else
 		server_flows(&c, o, p);
 
@@ -1153,6 +1198,21 @@ static void client_flows(SSL *ssl, int fd, const struct opts *o,
 		EVP_MD_CTX_free(in.md);
 }
 
+/* kcm-tx and kcm-rx: the messages, then close_notify both ways. */
+static void client_kcm(SSL *ssl, int fd, const struct opts *o,
+		       const struct payload *p)
+{
+	struct conn c = { .ssl = ssl, .fd = fd };
+
+	if (o->mode == MODE_KCM_TX)
+		kcm_client_read(ssl, &p->kcm);
+	else
+		kcm_client_write(ssl, &p->kcm);
+	conn_close(&c);
+	conn_expect_close(&c);
+	printf("client: close_notify sent and received\n");
+}
+
 static void client(const struct opts *o, const struct sockaddr_in *sa,
 		   const struct payload *p)
 {
@@ -1181,6 +1241,8 @@ static void client(const struct opts *o, const struct sockaddr_in *sa,
 
 	if (o->mode == MODE_TX)
 		client_tx(ssl, p);
+	else if (is_kcm(o->mode))
+		client_kcm(ssl, fd, o, p);
 	else
 		client_flows(ssl, fd, o, p);
 	SSL_free(ssl);
@@ -1196,14 +1258,17 @@ static void usage(void)
 		"usage: ktls-peer -v 1.2|1.3 -c CIPHER -C CERT -K KEY -f FILE\n"
 		"                 [-d tx|rx|duplex] [-w MIB] [-l MIB] [-m] [-r]\n"
 		"                 [-t SECONDS]\n"
+		"       ktls-peer -v 1.2|1.3 -c CIPHER -C CERT -K KEY\n"
+		"                 -d kcm-tx|kcm-rx [-m] [-r] [-t SECONDS]\n"
 		"  -c  OpenSSL cipher name (TLS 1.3 suite or TLS 1.2 cipher)\n"
 		"  -d  which way the data goes, from the kTLS server's side:\n"
-		"      tx (default), rx, duplex (both at once)\n"
+		"      tx (default), rx, duplex (both at once); kcm-tx, kcm-rx:\n"
+		"      messages through KCM on the server's kTLS socket\n"
 		"  -f  file, the second stream (tx: sent with SSL_sendfile())\n"
 		"  -l  use only the first MIB MiB of the file\n"
 		"  -w  MiB of the first stream, a buffer (default 8)\n"
-		"  -m  TLS 1.3, tx or duplex: set the kernel's TX key here\n"
-		"  -r  TLS 1.3, rx or duplex: set the kernel's RX key here\n"
+		"  -m  TLS 1.3, not rx: set the kernel's TX key here\n"
+		"  -r  TLS 1.3, not tx: set the kernel's RX key here\n"
 		"  -t  timeout per process (default 600)\n");
 	exit(2);
 }
@@ -1263,8 +1328,8 @@ static void parse(int argc, char **argv, struct opts *o)
 			usage();
 		}
 	}
-	if (!o->version || !o->cipher || !o->cert || !o->key || !o->file ||
-	    optind != argc)
+	if (!o->version || !o->cipher || !o->cert || !o->key ||
+	    (!o->file && !is_kcm(o->mode)) || optind != argc)
 		usage();
 	if ((o->manual || o->manual_rx) && o->version != TLS1_3_VERSION)
 		usage();

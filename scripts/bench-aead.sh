@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # What rfc5288(gcm(aes)) saves kTLS: TLS 1.2 AES-128-GCM on the series
 # kernel under QEMU's icount (guest time counts instructions), each run
-# once with the template and once with plain gcm(aes) (the module
-# parameter tls.aead_rfc5288, switched between runs in one boot; see
+# once with the template and once with plain gcm(aes) (the debugfs
+# switch tls/aead_rfc5288, flipped between runs in one boot; see
 # scripts/guest-bench-aead.sh), on two boots:
 #   aesni     the kernel as built: rfc5288-gcm-aesni-avx vs
 #             generic-gcm-aesni-avx, with the AAD staged in front

@@ -7,12 +7,18 @@
 #  - every file the series adds is covered by our MAINTAINERS entry
 #    (which is why checkpatch's FILE_PATH_CHANGES, "does MAINTAINERS need
 #    updating?", asked of every patch that adds a file, is not repeated);
+#  - coccinelle (make coccicheck MODE=report) on the directories of our
+#    kernel .c files, findings kept for our files only;
+#  - NIPA's simple checks: no "inline" in our .c files, a Signed-off-by
+#    on every patch, "[PATCH net-next N/M]" subjects, a cover letter per
+#    part, and get_maintainer.pl finding someone for every file the
+#    series adds or changes;
 #  - shellcheck on our own scripts.
 # "Our" files are the mirrored ones (created or rewritten by the series).
 # One verdict line per check.
 # shellcheck source=scripts/common.sh
 . "$(dirname "$0")/common.sh"
-need_pkgs sparse shellcheck perl python3-ply python3-git
+need_pkgs sparse shellcheck perl python3-ply python3-git coccinelle
 
 out=$BUILD/out/series
 status=0
@@ -76,6 +82,34 @@ while read -r f; do
 		echo "$f: not covered by our MAINTAINERS entry" >> "$tmp/maint"
 done < <(cd "$TOP" && find "${MIRROR_ROOTS[@]}" -type f 2>/dev/null | sort)
 check "MAINTAINERS covers every file the series adds" "$tmp/maint"
+
+mapfile -t minec < <(printf '%s\n' "${mine[@]}" | grep '\.c$')
+# coccicheck reads a directory; our files are all that is reported.
+mapfile -t cdirs < <(printf '%s\n' "${minec[@]}" | xargs -n1 dirname | sort -u)
+for d in "${cdirs[@]}"; do
+	make -s -C "$TREE" coccicheck MODE=report M="$d" J="$JOBS" 2>/dev/null
+done | grep -E '^[^ ]+\.c:[0-9]+' |
+	grep -F -f <(printf '%s:\n' "${mine[@]}") > "$tmp/cocci" || true
+check "coccicheck MODE=report: ${cdirs[*]}" "$tmp/cocci"
+
+# NIPA's simple checks on the series as posted
+(cd "$TOP" && grep -nw inline "${minec[@]}") > "$tmp/inline" || true
+check "no inline in our .c files" "$tmp/inline"
+: > "$tmp/nipa"
+for p in $(series_patches); do
+	grep -q '^Signed-off-by: ' "$p" || echo "${p#"$PATCHES"/}: no Signed-off-by" >> "$tmp/nipa"
+	grep -qE '^Subject: \[PATCH net-next [0-9]+/[0-9]+\] ' "$p" ||
+		echo "${p#"$PATCHES"/}: subject is not [PATCH net-next N/M]" >> "$tmp/nipa"
+done
+for part in $(series_parts); do
+	[ -f "$PATCHES/$part/0000-cover-letter.patch" ] ||
+		echo "$part: no cover letter" >> "$tmp/nipa"
+done
+while read -r f; do
+	[ -n "$(cd "$TREE" && ./scripts/get_maintainer.pl --no-git --no-git-fallback \
+		--no-rolestats -f "$f" 2>/dev/null)" ] || echo "$f: get_maintainer.pl finds nobody" >> "$tmp/nipa"
+done < <(tgit diff --name-only --diff-filter=d "$BASE_TAG" "$SERIES_BRANCH")
+check "NIPA: sign-off, net-next subjects, cover letters, maintainers of every file touched" "$tmp/nipa"
 
 (cd "$TOP" && shellcheck -x scripts/*.sh .ci/run) > "$tmp/sc" 2>&1 || true
 check "shellcheck scripts/" "$tmp/sc"

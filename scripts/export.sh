@@ -41,6 +41,7 @@ for part in "${parts[@]}"; do
 	tipdate=$(tgit log -1 --format=%aD "$part")
 	GIT_COMMITTER_DATE=$tipdate tgit format-patch -q -o "$tmp/patches/$part" \
 		--cover-letter --cover-from-description=subject --zero-commit \
+		--subject-prefix="PATCH net-next" \
 		--no-signature --base="$BASE_TAG" "$start..$part"
 	start=$part
 done

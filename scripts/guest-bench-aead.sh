@@ -1,7 +1,7 @@
 #!/bin/bash
 # Runs inside the guest (see scripts/bench-aead.sh): what the AEAD kTLS
 # uses for TLS 1.2 AES-128-GCM costs, per record and per MiB. Each run is
-# done twice, with tls.aead_rfc5288=Y (rfc5288(gcm(aes))) and =N (plain
+# done twice, with debugfs tls/aead_rfc5288 Y (rfc5288(gcm(aes))) and N (plain
 # gcm(aes), the caller staging the AAD), R times, the repetition outside:
 #   rr-ktls 64 and 16384   request/response on kTLS TX and RX, one record
 #                          each way per round trip (a 16384-byte message
@@ -26,7 +26,7 @@ while [ $# -gt 1 ]; do
 done
 bench=${1:?$usage}
 work=/tmp/bench
-param=/sys/module/tls/parameters/aead_rfc5288
+param=/sys/kernel/debug/tls/aead_rfc5288
 cipher=tls12-aes128-gcm
 
 echo "kernel $(uname -r); cmdline: $(cat /proc/cmdline)"

@@ -16,7 +16,7 @@
 #   OUT/device_rx.ktap  the device_rx suite (RX offload over netdevsim)
 #   OUT/kcm.ktap        the kcm suite (KCM over kTLS)
 #   OUT/plain-*.ktap    tx, rx and tls.c again for TLS 1.2 AES-GCM with
-#                       tls.aead_rfc5288=N: the plain gcm(aes) path, which
+#                       debugfs tls/aead_rfc5288 N: the plain gcm(aes) path, which
 #                       rfc5288(gcm(aes)) otherwise replaces there
 #   OUT/tls.GROUP.ktap  the conformance suite (tls.c), one run per fixture
 #                       and variant (GROUP: "tls.12_aes_gcm", "tls_basic")
@@ -103,7 +103,7 @@ for cases in "$out"/tls.*.cases; do
 done
 wait
 
-param=/sys/module/tls/parameters/aead_rfc5288
+param=/sys/kernel/debug/tls/aead_rfc5288
 if [ "$groups" = . ] && [ -w "$param" ]; then
 	echo N > "$param"
 	gcm12=(-v 12_aes_gcm -v 12_aes_gcm_256)

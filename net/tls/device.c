@@ -59,8 +59,7 @@ struct net_device *tls_dev_route(struct sock *sk)
 	if (dst->dev) {
 		rcu_read_lock();
 		netdev = netdev_sk_get_lowest_dev(dst->dev, sk);
-		if (netdev)
-			dev_hold(netdev);
+		dev_hold(netdev);
 		rcu_read_unlock();
 	}
 	dst_release(dst);

@@ -9,7 +9,7 @@
  */
 
 #include <crypto/gcm.h>
-#include <linux/moduleparam.h>
+#include <linux/debugfs.h>
 #include <linux/string.h>
 #include <linux/unaligned.h>
 #include <net/tls.h>
@@ -19,12 +19,31 @@
 /*
  * Whether TLS 1.2 keys try the cipher's name12 AEAD first. Read when a key
  * is set, so that both kinds of transform can be tested on one kernel;
- * sockets keep what they got.
+ * sockets keep what they got. Users have no reason to turn it off: the
+ * switch is for tests, in debugfs, not a module parameter.
  */
 static bool tls_key_name12 = true;
-module_param_named(aead_rfc5288, tls_key_name12, bool, 0644);
-MODULE_PARM_DESC(aead_rfc5288,
-		 "TLS 1.2 AES-GCM keys use rfc5288(gcm(aes)) when the kernel has it (default: yes)");
+static struct dentry *tls_key_debugfs;
+
+/**
+ * tls_key_debugfs_init() - add the test switch, debugfs tls/aead_rfc5288
+ *
+ * Like all of debugfs, optional: the default holds without it.
+ */
+void tls_key_debugfs_init(void)
+{
+	tls_key_debugfs = debugfs_create_dir("tls", NULL);
+	debugfs_create_bool("aead_rfc5288", 0600, tls_key_debugfs,
+			    &tls_key_name12);
+}
+
+/**
+ * tls_key_debugfs_exit() - remove what tls_key_debugfs_init() added
+ */
+void tls_key_debugfs_exit(void)
+{
+	debugfs_remove(tls_key_debugfs);
+}
 
 static struct crypto_aead *tls_key_alloc(const char *name, const u8 *key,
 					 unsigned int keylen)

@@ -69,5 +69,7 @@ void tls_key_req(const struct tls_key *key, struct aead_request *req,
 		 unsigned int cryptlen, u8 *iv, const u8 *aad,
 		 unsigned int aad_len);
 void tls_key_advance(struct tls_key *key);
+void tls_key_debugfs_init(void);
+void tls_key_debugfs_exit(void);
 
 #endif /* _TLS_KEY_H */

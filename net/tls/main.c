@@ -9,6 +9,7 @@
 #include <linux/module.h>
 
 #include "device.h"
+#include "key.h"
 #include "stat.h"
 #include "ulp.h"
 
@@ -25,6 +26,7 @@ static int __init tls_init(void)
 	err = tcp_register_ulp(&tls_ulp_ops);
 	if (err)
 		goto dev;
+	tls_key_debugfs_init();
 	return 0;
 dev:
 	tls_dev_exit();
@@ -35,6 +37,7 @@ stat:
 
 static void __exit tls_exit(void)
 {
+	tls_key_debugfs_exit();
 	tcp_unregister_ulp(&tls_ulp_ops);
 	tls_dev_exit();
 	tls_stat_exit();

@@ -512,8 +512,7 @@ void tls_tx_next_use(struct tls_tx *tx)
 	tx->key = next->key;
 	aead_request_free(tx->req);
 	tx->req = next->req;
-	memzero_explicit(next, sizeof(*next));
-	kfree(next);
+	kfree_sensitive(next);
 	tx->next = NULL;
 }
 

@@ -57,7 +57,7 @@ static const struct proto *tls_ulp_tcp_proto(struct sock *sk)
  */
 bool tls_ulp_taken(struct sock *sk)
 {
-	uintptr_t owner = (uintptr_t)rcu_access_pointer(sk->sk_user_data);
+	uintptr_t owner = (uintptr_t)rcu_access_pointer(__sk_user_data(sk));
 
 	return owner && !sk->sk_kern_sock && !(owner & SK_USER_DATA_PSOCK);
 }

@@ -4,8 +4,8 @@
  *
  * TLS 1.2 AES-GCM-128 and AES-GCM-256 keys use "rfc5288(gcm(aes))" (the
  * RFC 5288 nonce, salt || explicit part, built by the crypto driver)
- * when the kernel has it and the tls parameter aead_rfc5288 is Y, its
- * default; the parameter is read when a key is set. With N, for TLS 1.3
+ * when the kernel has it and the debugfs switch tls/aead_rfc5288 is Y,
+ * its default; the switch is read when a key is set. With N, for TLS 1.3
  * and for other ciphers, keys use plain "gcm(aes)". Both paths must put
  * the same records on the wire, so a sender on one and a receiver on the
  * other must understand each other.
@@ -54,7 +54,7 @@
 #define TCP_ULP 31
 #endif
 
-#define PARAM		"/sys/module/tls/parameters/aead_rfc5288"
+#define PARAM		"/sys/kernel/debug/tls/aead_rfc5288"
 #define RFC5288		"rfc5288(gcm(aes))"
 #define GCM		"gcm(aes)"
 #define AESNI_PREFIX	"rfc5288-gcm-aesni"
@@ -186,7 +186,7 @@ static bool cpu_has_aesni(void)
 	       strstr(line, " pclmulqdq ");
 }
 
-/* ---- the parameter -------------------------------------------------- */
+/* ---- the switch ----------------------------------------------------- */
 
 static char get_param(struct __test_metadata *_metadata)
 {
@@ -522,7 +522,7 @@ FIXTURE_TEARDOWN(aead)
 }
 
 /*
- * With the parameter @on, keys TLS_TX on tx and TLS_RX on rx; the refcnt
+ * With the switch @on, keys TLS_TX on tx and TLS_RX on rx; the refcnt
  * of rfc5288(gcm(aes)) must rise by @rfc and, unless @gcm < 0, that of
  * gcm(aes) by @gcm. Then sizes[] go through, and after the close both
  * refcnts return to where they were.

@@ -23,8 +23,12 @@
 #                 (slow: the base kernel's rekey cases time out)
 #   make bench    CPU cost per MiB of kTLS transmit and receive, ours
 #                 against the base kernel's, OpenSSL and plain TCP
-#                 (scripts/bench.sh, about an hour); builds no kernel:
-#                 run make kernel kernel-base first
+#                 (scripts/bench.sh, about an hour), then make bench-kcm;
+#                 builds no kernel: run make kernel kernel-base first
+#   make bench-kcm   the KTLS paper's Figure 3: latency of a TLS
+#                 request/response service, user-space OpenSSL against
+#                 kTLS and kTLS + KCM, ours and the base kernel's
+#                 (scripts/bench-kcm.sh, about 15 minutes; builds no kernel)
 #   make bench-device   what device offload saves the sending host (TX)
 #                 and the receiving one (RX): netdevsim's TLS engines
 #                 against software kTLS and TCP,
@@ -37,7 +41,8 @@ SHELL := /bin/bash
 S := scripts
 
 .PHONY: run test test-debug tree export check-sync kernel kernel-base kernel-debug \
-	static bisect selftests interop compare bench bench-aead bench-device clean
+	static bisect selftests interop compare bench bench-kcm bench-aead \
+	bench-device clean
 
 run: tree
 	$(S)/demo.sh
@@ -68,7 +73,9 @@ interop: kernel
 compare: tree
 	$(S)/compare.sh
 bench:
-	$(S)/bench.sh
+	$(S)/bench.sh && $(S)/bench-kcm.sh
+bench-kcm:
+	$(S)/bench-kcm.sh
 bench-aead: kernel
 	$(S)/bench-aead.sh
 bench-device: kernel

@@ -17,7 +17,8 @@
 #      to a user-space OpenSSL client, nginx to curl (make interop)
 #   7. the `make run` demo
 #   8. a smoke run of the benchmark (make bench on a 4 MiB file, series
-#      kernel only): it runs and gives every number, however large
+#      kernel only): it runs and gives every number, however large; and
+#      of the KCM latency benchmark (make bench-kcm, 1000 requests)
 # The debug kernel (the in-tree users of kTLS built in, KASAN, lockdep,
 # kmemleak, UBSAN) and the selftests on it are `make test-debug`
 # (scripts/test-debug.sh): its cold build alone would take CI past its
@@ -46,6 +47,8 @@ if step "series applies to the base tree (make tree)" "$s/tree.sh"; then
 		part "interop on the series kernel" "$s/interop.sh" series
 		step "demo (make run)" "$s/demo.sh" || true
 		step "benchmark smoke run (bench.sh --smoke)" "$s/bench.sh" --smoke || true
+		step "KCM latency benchmark smoke run (bench-kcm.sh --smoke)" \
+			"$s/bench-kcm.sh" --smoke || true
 	fi
 fi
 

@@ -3053,6 +3053,16 @@ static void ovl_wait_synack(struct __test_metadata *_metadata,
 	p->ack = get32(pkt + 20 + 4) + 1;
 }
 
+/* The kTLS end's veth, with the peer's link address fixed: no ARP */
+static const char *const ovl_setup[] = {
+	"ip link set lo up",
+	"ip link add ovl0 address 02:00:00:00:77:01 type veth peer name ovl1 address 02:00:00:00:77:02",
+	"ip addr add " OVL_LOCAL "/24 dev ovl0",
+	"ip link set ovl0 up",
+	"ip link set ovl1 up",
+	"ip neigh add " OVL_PEER " lladdr 02:00:00:00:77:02 dev ovl0 nud permanent",
+};
+
 /*
  * The veth pair, the packet socket on the peer's end, and a kTLS socket
  * with @k connected to the peer: *@fd. Segments of the peer carry the
@@ -3067,20 +3077,15 @@ static void ovl_connect(struct __test_metadata *_metadata, struct ovl_peer *p,
 	};
 	cpu_set_t one_cpu;
 	int lfd, on = 1;
+	unsigned int i;
 
 	/* one CPU: the segments reach TCP in the order they are sent */
 	CPU_ZERO(&one_cpu);
 	CPU_SET(0, &one_cpu);
 	ASSERT_EQ(sched_setaffinity(0, sizeof(one_cpu), &one_cpu), 0);
-	ASSERT_EQ(unshare(CLONE_NEWNET), 0) TH_LOG("unshare: %s",
-						    strerror(errno));
-	ASSERT_EQ(system("ip link set lo up && "
-			 "ip link add ovl0 address 02:00:00:00:77:01 type veth "
-			 "peer name ovl1 address 02:00:00:00:77:02 && "
-			 "ip addr add " OVL_LOCAL "/24 dev ovl0 && "
-			 "ip link set ovl0 up && ip link set ovl1 up && "
-			 "ip neigh add " OVL_PEER " lladdr 02:00:00:00:77:02 "
-			 "dev ovl0 nud permanent"), 0);
+	ASSERT_EQ(unshare(CLONE_NEWNET), 0) TH_LOG("unshare: %s", strerror(errno));
+	for (i = 0; i < ARRAY_SIZE(ovl_setup); i++)
+		ASSERT_EQ(system(ovl_setup[i]), 0) TH_LOG("setup command %u", i);
 	inet_pton(AF_INET, OVL_PEER, p->saddr);
 	inet_pton(AF_INET, OVL_LOCAL, p->daddr);
 

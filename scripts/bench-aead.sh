@@ -69,7 +69,7 @@ done
 
 commit=$(git -C "$TOP" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 python3 "$TOP/scripts/bench/aead_report.py" --reps "$reps" \
-	--meta "\`scripts/bench-aead.sh\` (${mib} MiB, $rr round trips, $reps repetitions, 1 vCPU, icount), commit $commit, kernel sha256 $(sha256sum < "$img" | cut -c1-12), $(date -u '+%F %T') UTC" \
+	--meta "\`scripts/bench-aead.sh\` (${mib} MiB, $rr round trips, $reps repetitions, 1 vCPU, icount), commit $commit, kernel sha256 $(sha256sum < "$img" | cut -c1-12), base $(base_describe), $(date -u '+%F %T') UTC" \
 	"$out/lines.txt" > "$out/results.md" || status=1
 cat "$out/results.md"
 exit $status

@@ -51,10 +51,10 @@ grep '^FAIL' "$out/device.output" >&2 && rc=1
 n=$(grep -c '^bench ' "$out/device.output" || true)
 [ "$n" -eq $((11 * reps)) ] || { log "$n of $((11 * reps)) numbers"; rc=1; }
 
-python3 - "$out/device.output" "$mib" "$reps" "$(tgit rev-parse --short "$SERIES_BRANCH")" \
+python3 - "$out/device.output" "$mib" "$reps" "$(tgit rev-parse --short "$SERIES_BRANCH")" "$(base_describe)" \
 	> "$out/device.md" <<'PY'
 import statistics, sys
-path, mib, reps, rev = sys.argv[1:]
+path, mib, reps, rev, base = sys.argv[1:]
 runs = {}
 for line in open(path):
     f = line.split()
@@ -66,7 +66,8 @@ order = ["tcp-sendfile", "sw-sendfile", "sw-write", "dev-sendfile",
 med = {s: (statistics.median(o for o, _ in v), statistics.median(g for _, g in v))
        for s, v in runs.items()}
 print("# Device offload: host instructions per MiB\n")
-print(f"Series kernel at {rev} (build/linux, branch series); {mib} MiB per run, median of {reps}; one vCPU,")
+print(f"Series kernel at {rev} (build/linux, branch series), on {base}.")
+print(f"{mib} MiB per run, median of {reps}; one vCPU,")
 print("icount (guest ns = instructions). OWN: the sending process, or for")
 print("rx-* the receiving one reading 16 KiB per call (user + system, with the")
 print("softirqs that ran in its context); GUEST: the whole guest over the same")

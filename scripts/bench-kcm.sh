@@ -198,6 +198,7 @@ meta() {
 	echo "- kernel series commit: $series_commit (build/linux, branch" \
 		"$SERIES_BRANCH, when the run started; then $(dirty "$TREE")" \
 		"files changed in its working tree)"
+	echo "- base tree: $(base_describe)"
 	cat "$work/kernels"
 	echo "- QEMU: $(qemu-system-x86_64 --version | head -1)"
 	echo

@@ -177,6 +177,8 @@ dirty=$(git -C "$TOP" status --porcelain -- patches scripts 2>/dev/null |
 		echo " with $dirty changed files in patches/ and scripts/")," \
 		"$(date -u '+%F %T') UTC, $((SECONDS - t0))s wall."
 	echo
+	echo "Base tree: $(base_describe)."
+	echo
 	cat "$work/runs"
 } > "$work/meta.md"
 python3 "$TOP/scripts/bench/report.py" --out "$out" --meta "$work/meta.md" \

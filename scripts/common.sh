@@ -23,7 +23,15 @@ PATCHES=$TOP/patches
 # package version it was made against; scripts/base-tree.sh checks it.
 BASE_PKG=linux-source-6.12
 BASE_TARBALL=/usr/src/linux-source-6.12.tar.xz
-BASE_PKG_VERSION=6.12.117-1~deb12u1
+BASE_PKG_VERSION=6.12.118-1~deb12u1
+
+# base_describe: the base tree a run used, for every result it writes
+# (Debian moves the package with stable releases): the base commit's
+# subject, which names the kernel and package versions, and its id.
+base_describe() {
+	git -C "$TREE" log -1 --format='%s, commit %h' "$BASE_TAG" 2>/dev/null ||
+		echo "unknown (no $BASE_TAG in $TREE)"
+}
 
 # One identity for everything the tooling commits, with fixed dates for the
 # base, so that commit ids (and so patches/) are reproducible.
@@ -144,6 +152,7 @@ summarize() {
 	xfail=$(grep -c '^XFAIL' "$KTLS_RESULTS" || true)
 	echo
 	echo "$1 took $(( $(date +%s) - $2 ))s; verdicts in ${KTLS_RESULTS#"$TOP"/}"
+	echo "base: $(base_describe)" | tee -a "$KTLS_RESULTS"
 	grep '^FAIL' "$KTLS_RESULTS" || true
 	echo "$xfail expected failures (XFAIL, listed by name above; scripts/xfail.txt)"
 	echo "$pass passed, $fail failed"

@@ -9,7 +9,7 @@
 # checked against the fuzzer's own model of what it must get.
 #
 # usage: fuzz.sh [--smoke] [--records N] [--seed S] [--cpus N]
-#                [--flavour F] [--strict] [--name NAME]
+#                [--flavour F] [--name NAME]
 #   --smoke     seed 1, 30000 records, a few minutes
 #               under TCG
 #   (default)   the make fuzz run: seed 1, 1000000 records, about an
@@ -21,9 +21,6 @@
 #   --cpus N    guest vCPUs (default 2)
 #   --flavour F the kernel, build/out/F (default series; debug for KASAN,
 #               lockdep and kmemleak)
-#   --strict    hold the kernel to Documentation/networking/tls.rst where
-#               it is known to depart from it too (KNOWN below): those
-#               reads then fail the run
 #   --name NAME the run's directory under build/runs (default fuzz-smoke,
 #               fuzz or fuzz-custom, with -Ncpu when N is not 2)
 #
@@ -41,8 +38,8 @@
 # shellcheck source=scripts/common.sh
 . "$(dirname "$0")/common.sh"
 
-usage="usage: fuzz.sh [--smoke] [--records N] [--seed S] [--cpus N] [--flavour F] [--strict] [--name NAME]"
-mode=full records=1000000 seed=1 cpus=2 flavour=series name='' strict=0
+usage="usage: fuzz.sh [--smoke] [--records N] [--seed S] [--cpus N] [--flavour F] [--name NAME]"
+mode=full records=1000000 seed=1 cpus=2 flavour=series name=''
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--smoke) mode=smoke records=30000 ;;
@@ -50,7 +47,6 @@ while [ $# -gt 0 ]; do
 	--seed) seed=${2:?$usage}; shift ;;
 	--cpus) cpus=${2:?$usage}; shift ;;
 	--flavour) flavour=${2:?$usage}; shift ;;
-	--strict) strict=1 ;;
 	--name) name=${2:?$usage}; shift ;;
 	*) die "$usage" ;;
 	esac
@@ -68,16 +64,6 @@ if [ -z "$name" ]; then
 	esac
 	[ "$cpus" = 2 ] || name=$name-${cpus}cpu
 fi
-
-# KNOWN: departures of the kernel from the documented behaviour, found by
-# this fuzzer and not fixed yet. Each is accepted and counted (the count
-# is in the run's summary) unless --strict.
-#   ku-badmsg: after a TLS 1.3 KeyUpdate, when the next record is too
-#   short to be one, reads fail with EBADMSG (and poll() says POLLIN) at
-#   once, where tls.rst says EKEYEXPIRED until TLS_RX has the next keys
-#   (first seen: seed 1, case 155).
-known=(--known ku-badmsg)
-[ "$strict" = 0 ] || known=()
 
 kernel=$BUILD/out/$flavour/arch/x86/boot/bzImage
 [ -f "$kernel" ] || die "no $flavour kernel: scripts/build-kernel.sh $flavour"
@@ -100,11 +86,11 @@ out=$run/out/fuzz
 status=0
 fail() { result FAIL "$@"; status=1; }
 
-log "$name: $records records from seed $seed, $cpus vCPUs, $flavour kernel"
+log "$name: $records records from seed $seed, $cpus vCPUs, $flavour kernel, base $(base_describe)"
 t0=$SECONDS
 qrc=0
 nice "$TOP/scripts/qemu-run.sh" -n "$name" -c "$cpus" -t "$timeout" "$kernel" \
-	"$TOP/scripts/guest-fuzz.sh $fuzzer /tmp/results/fuzz $seed $records ${known[*]}" ||
+	"$TOP/scripts/guest-fuzz.sh $fuzzer /tmp/results/fuzz $seed $records" ||
 	qrc=$?
 secs=$((SECONDS - t0))
 
@@ -128,7 +114,7 @@ fi
 # (greps that find nothing are no error here)
 summary=$(grep '^records [0-9]*, failures [0-9]*, records/s' "$out/fuzz.log" 2>/dev/null | tail -1 || :)
 { grep -A 40 '^FAIL seed=' "$out/fuzz.log" 2>/dev/null || :; } | grep -v '^--$' | head -400 >&2 || :
-grep -E '^(cases|ms per case|mutations|ends|reads|known deviation)' "$out/fuzz.log" >&2 2>/dev/null || :
+grep -E '^(cases|ms per case|mutations|ends|reads)' "$out/fuzz.log" >&2 2>/dev/null || :
 frc=$(cat "$out/fuzz.rc" 2>/dev/null || echo none)
 if [ -z "$summary" ]; then
 	fail "$name: $records records" "no summary (exit $frc), see ${out#"$TOP"/}/fuzz.log"

@@ -11,7 +11,7 @@
 #   OUT/fuzz.log       the run: RECORDS records from SEED; its last line is
 #                      "records N, failures M, records/s R"
 #   OUT/fuzz.rc        the run's exit code (0: no failure)
-# FUZZER-OPTIONs go to the run (--known ku-badmsg, --mode pkt, ...).
+# FUZZER-OPTIONs go to the run (--mode pkt, --timeout MS, ...).
 set -u
 fuzz=$1 out=$2 seed=$3 records=$4
 shift 4

@@ -14,7 +14,8 @@
 #      same instruction count on both (icount): there they time TCG, not
 #      kTLS
 #   6. interoperability on the series kernel: unmodified OpenSSL with kTLS
-#      to a user-space OpenSSL client, nginx to curl (make interop)
+#      to a user-space OpenSSL client, nginx to curl (make interop); a
+#      smoke run of the record fuzzer (make fuzz on 30000 records)
 #   7. the `make run` demo
 #   8. a smoke run of the benchmark (make bench on a 4 MiB file, series
 #      kernel only): it runs and gives every number, however large; and
@@ -45,6 +46,7 @@ if step "series applies to the base tree (make tree)" "$s/tree.sh"; then
 			env KTLS_CPUS=1 KTLS_TLS_GROUPS="$one_cpu_groups" \
 			"$s/run-tests.sh" series "$s/xfail.txt"
 		part "interop on the series kernel" "$s/interop.sh" series
+		part "record fuzzer smoke run (fuzz.sh --smoke)" "$s/fuzz.sh" --smoke
 		step "demo (make run)" "$s/demo.sh" || true
 		step "benchmark smoke run (bench.sh --smoke)" "$s/bench.sh" --smoke || true
 		step "KCM latency benchmark smoke run (bench-kcm.sh --smoke)" \

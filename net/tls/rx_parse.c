@@ -377,12 +377,16 @@ static void tls_rx_squeeze(struct sock *sk, struct tls_rx *rx, gfp_t gfp)
  * the parser and is reported once through sk_err, as TCP reports its own
  * errors; the bytes stay where they are. A record too short to hold a
  * tag fails as a record that does not authenticate: for good.
+ *
+ * Nothing is parsed after a KeyUpdate until TLS_RX brings the next keys
+ * (tls_rx_rekey() parses then): the next record is theirs, and so is any
+ * error in its header, which must not overtake EKEYEXPIRED.
  */
 void tls_rx_parse(struct sock *sk, struct tls_rx *rx, gfp_t gfp)
 {
 	int ret;
 
-	if (rx->stopped)
+	if (rx->stopped || rx->expired)
 		return;
 	if (!rx->rec_len) {
 		ret = tls_rx_header(sk, rx);

@@ -140,14 +140,15 @@ static void tls_rx_rec_done(struct sock *sk, struct tls_rx *rx,
 	bool hint = rx->dev && tls_dev_rx_rec_done(sk, rx, rec->dev);
 
 	tls_key_advance(&rx->key);
-	tls_rx_tcp_done(sk, rx);
-	if (hint)
-		tls_dev_rx_hint(sk, rx);
+	/* before TCP lets go of it, so that the next header waits too */
 	if (rx->key.version == TLS_1_3_VERSION &&
 	    type == TLS_RECORD_TYPE_HANDSHAKE && first == TLS_RX_HS_KEY_UPDATE) {
 		WRITE_ONCE(rx->expired, true);
 		tls_stat_inc(sock_net(sk), LINUX_MIB_TLSRXREKEYRECEIVED);
 	}
+	tls_rx_tcp_done(sk, rx);
+	if (hint)
+		tls_dev_rx_hint(sk, rx);
 }
 
 static int tls_rx_failed(struct sock *sk, int err)

@@ -41,7 +41,7 @@
  * usage: ktls-fuzz [--seed S] [--records N | --cases N |
  *                  --case N [--repeat K]] [--mode sock|pkt|mix]
  *                  [--timeout MS] [--max-fail N]
- *                  [--inject-fault data|errno] [--known ku-badmsg]
+ *                  [--inject-fault data|errno]
  *                  [--dry-run] [-v]
  *   --records N  run cases until N records were sent (default 2000)
  *   --cases N    run N cases; --case N runs case N only (--repeat K
@@ -53,8 +53,6 @@
  *   --inject-fault  break the checker on purpose (expect a wrong byte in
  *                good data, or EINVAL for EMSGSIZE), to show that a
  *                fault is caught: the run must fail
- *   --known ku-badmsg  accept, and count, a known departure from the
- *                documented behaviour (see known_ku_badmsg below)
  *   --dry-run    only make the cases and print their plans
  *   -v           print each case's plan and every read
  * The last line is "records N, failures M, records/s R"; the exit code
@@ -1641,7 +1639,6 @@ struct model {
 	int n;
 	bool empty_at_end;	/* empty data records after the last unit */
 	int term;
-	bool parse_err;	/* the terminal shows from its header alone */
 	size_t bad_off;	/* where the record that ends it starts (or is cut) */
 	size_t needed;	/* the bytes the reader's TCP must have for it */
 };
@@ -1655,17 +1652,6 @@ struct frame {
 };
 
 static int opt_inject;	/* --inject-fault: 1 data, 2 errno */
-
-/*
- * --known ku-badmsg: accept a kernel behaviour that departs from
- * Documentation/networking/tls.rst, and count it. After a KeyUpdate,
- * reads must fail with EKEYEXPIRED (and poll() show no POLLIN) until
- * the next keys are set; when the record after the KeyUpdate is too
- * short to be one (EBADMSG from its header alone), the series kernel
- * reports EBADMSG at once instead.
- */
-static bool known_ku_badmsg;
-static u64 stat_known;
 
 static int end_term(const struct fcase *fc)
 {
@@ -1748,7 +1734,6 @@ static int model_step(const struct fcase *fc, struct model *m,
 		return end_term(fc);
 	}
 	if (t >= 0) {
-		m->parse_err = true;
 		m->needed = f->pos + HDR;
 		return t;
 	}
@@ -1767,7 +1752,6 @@ static void model_build(const struct fcase *fc, struct model *m)
 
 	m->n = 0;
 	m->empty_at_end = false;
-	m->parse_err = false;
 	m->bad_off = fc->wire_len;
 	do
 		m->term = model_step(fc, m, &f);
@@ -3076,15 +3060,6 @@ static bool check_err_term(struct reader *r, int err)
 		    what_due(r, due, sizeof(due)));
 }
 
-/* --known ku-badmsg, and the case for it: a too-short record next */
-static bool badmsg_before_keys(const struct reader *r)
-{
-	const struct model *m = r->m;
-
-	return known_ku_badmsg && m->term == T_BADMSG && m->parse_err &&
-	       r->ui == m->n;
-}
-
 /* EFAULT: a fault read that had a record to copy; nothing moves */
 static bool check_efault(struct reader *r, const struct rop *o)
 {
@@ -3104,14 +3079,6 @@ static bool check_err(struct reader *r, const struct rop *o, int err)
 		return check_efault(r, o);
 	if (!o->len)
 		return fail(r, "%s on a 0-byte read", strerror(err));
-	if (r->expired && err == EBADMSG && badmsg_before_keys(r)) {
-		if (!r->errs)
-			printf("KNOWN seed=%" PRIu64 " case=%" PRIu64 ": "
-			       "ku-badmsg\n", r->fc->seed, r->fc->id);
-		stat_known++;
-		r->errs++;
-		return true;
-	}
 	if (r->expired)
 		return err == EKEYEXPIRED ||
 		       fail(r, "%s, EKEYEXPIRED due", strerror(err));
@@ -3258,7 +3225,7 @@ static bool pollin_forbidden(const struct reader *r, bool was_settled)
 	if (r->fc->end != END_NONE)
 		return false;	/* TCP says POLLIN once the peer closed */
 	if (r->expired)
-		return !badmsg_before_keys(r);
+		return true;
 	return quiet(r) && was_settled && !empty_next(r);
 }
 
@@ -3767,9 +3734,6 @@ static void print_stats(long ms)
 	print_counts("mutations", mut_names, stat.mut, M_COUNT);
 	print_counts("ends", term_names, stat.term, T_COUNT);
 	print_counts("reads", op_names, stat_ops, OP_COUNT);
-	if (known_ku_badmsg)
-		printf("known deviation ku-badmsg (EBADMSG before EKEYEXPIRED):"
-		       " %" PRIu64 " reads\n", stat_known);
 	printf("records %" PRIu64 ", failures %" PRIu64 ", records/s %.1f\n",
 	       stat.records, stat.failures, stat.records / secs);
 }
@@ -3863,7 +3827,7 @@ static void usage(void)
 	die("usage: ktls-fuzz [--seed S] [--records N | --cases N | --case N "
 	    "[--repeat K]] "
 	    "[--mode sock|pkt|mix] [--timeout MS] [--max-fail N] "
-	    "[--inject-fault data|errno] [--known ku-badmsg] [--dry-run] "
+	    "[--inject-fault data|errno] [--dry-run] "
 	    "[-v]");
 }
 
@@ -3931,8 +3895,6 @@ static void parse_args(int argc, char **argv, struct options *o)
 			o->max_fail = num_arg(v);
 		else if (!strcmp(a, "--inject-fault"))
 			opt_inject = inject_arg(v);
-		else if (!strcmp(a, "--known") && v && !strcmp(v, "ku-badmsg"))
-			known_ku_badmsg = true;
 		else
 			usage();
 	}

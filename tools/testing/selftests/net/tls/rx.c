@@ -2811,6 +2811,48 @@ TEST_F(rx13, rekey_other_cipher)
 	expect_rec(_metadata, self->rx, TYPE_DATA, "ok", 2);
 }
 
+/*
+ * The header after a KeyUpdate belongs to the next keys, and so does an
+ * error in it: reads say EKEYEXPIRED, and poll() reports neither POLLIN
+ * nor POLLERR, until TLS_RX installs them; then the record fails as it
+ * would have: EBADMSG when too short to hold a tag, EMSGSIZE when over
+ * the limit. Found by make fuzz (seed 1, case 155): the header was parsed
+ * as the KeyUpdate left TCP, and its EBADMSG came before EKEYEXPIRED.
+ */
+TEST_F(rx13, rekey_then_bad_header)
+{
+	size_t lens[] = { parser_too_short(&self->k), max_body(&self->k) + 1 };
+	int errs[] = { EBADMSG, EMSGSIZE };
+	unsigned char wire[HDR_LEN + 64];
+	struct tls_keys nk;
+	struct sender s;
+	unsigned int i;
+	int rx;
+
+	for (i = 0; i < ARRAY_SIZE(lens); i++) {
+		rx_pair(_metadata, &self->k, &s, &rx);
+		next_keys(&self->k, &nk, 1);
+		send_rec(_metadata, &s, TYPE_HANDSHAKE, key_update[0], 5);
+		memset(wire, 0x42, sizeof(wire));
+		wire[0] = TYPE_DATA;
+		wire[1] = 3;
+		wire[2] = 3;
+		wire[3] = lens[i] >> 8;
+		wire[4] = lens[i] & 0xff;
+		raw_write(_metadata, s.fd, wire, sizeof(wire));
+		sleep_ms(5);
+		expect_rec(_metadata, rx, TYPE_HANDSHAKE, key_update[0], 5);
+		expect_err(_metadata, rx, MSG_DONTWAIT, EKEYEXPIRED);
+		EXPECT_EQ(poll_events(rx, 100), 0);
+		expect_err(_metadata, rx, 0, EKEYEXPIRED);
+		ASSERT_EQ(set_rx(rx, &nk), 0) TH_LOG("%s", strerror(errno));
+		EXPECT_NE(poll_events(rx, 1000) & (POLLIN | POLLERR), 0);
+		expect_err(_metadata, rx, 0, errs[i]);
+		close(s.fd);
+		close(rx);
+	}
+}
+
 /* ---- review findings: each case failed before its fix ---------------- */
 
 struct scribbler {

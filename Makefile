@@ -36,16 +36,21 @@
 #   make fuzz     the record-layer fuzzer: a million mutated records at
 #                 the series kernel's receive path (scripts/fuzz.sh, about
 #                 an hour; fuzz.sh --smoke: 30000 records, 2 minutes)
+#   make stress   race and teardown stress on kTLS socket pairs, seeded
+#                 (scripts/stress.sh, 30 minutes; --smoke: 90 s)
 #   make bench-aead   what rfc5288(gcm(aes)) saves TLS 1.2 AES-GCM kTLS,
 #                 per record and per MiB, with AES-NI and in C
 #                 (scripts/bench-aead.sh, about 5 minutes)
+#   make bench-mem    kernel memory per idle kTLS socket, ours against the
+#                 base kernel's (scripts/bench-mem.sh, about 2 minutes;
+#                 builds no kernel)
 
 SHELL := /bin/bash
 S := scripts
 
 .PHONY: run test test-debug tree export check-sync kernel kernel-base kernel-debug \
 	static bisect selftests interop compare fuzz bench bench-kcm bench-aead \
-	bench-device clean
+	bench-device bench-mem stress clean
 
 run: tree
 	$(S)/demo.sh
@@ -85,5 +90,9 @@ bench-aead: kernel
 	$(S)/bench-aead.sh
 bench-device: kernel
 	$(S)/bench-device.sh
+bench-mem:
+	$(S)/bench-mem.sh
+stress: kernel
+	$(S)/stress.sh
 clean:
 	rm -rf build/out build/runs build/selftests

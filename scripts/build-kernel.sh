@@ -8,7 +8,9 @@
 #           one build both proves the users compile and runs them checked
 # Config: allnoconfig + scripts/config/boot.config + the test fragment
 # tools/testing/selftests/net/tls/config (+ debug.config). The same fragments
-# serve every flavour, so base and series differ only in their sources.
+# serve every flavour, so base and series differ only in their sources, but
+# for scripts/config/series.config: options the base tree does not have
+# (the kTLS KUnit tests), which change no code the benchmarks run.
 # Also installs the uAPI headers (for the selftests) into OUT/hdr.
 #
 # usage: build-kernel.sh FLAVOUR [SRCDIR]
@@ -23,12 +25,14 @@ src=${2:-}
 frags=("$TOP/scripts/config/boot.config"
        "$TOP/tools/testing/selftests/net/tls/config")
 case "$flavour" in
-series) : "${src:=$TREE}" ;;
+series) : "${src:=$TREE}"
+	frags+=("$TOP/scripts/config/series.config") ;;
 debug)  : "${src:=$TREE}"
-	frags+=("$TOP/scripts/config/consumers.config" "$TOP/scripts/config/offload.config"
-		"$TOP/scripts/config/debug.config") ;;
+	frags+=("$TOP/scripts/config/series.config" "$TOP/scripts/config/consumers.config"
+		"$TOP/scripts/config/offload.config" "$TOP/scripts/config/debug.config") ;;
 consumers) : "${src:=$TREE}"
-	frags+=("$TOP/scripts/config/consumers.config" "$TOP/scripts/config/offload.config") ;;
+	frags+=("$TOP/scripts/config/series.config" "$TOP/scripts/config/consumers.config"
+		"$TOP/scripts/config/offload.config") ;;
 base)
 	if [ -z "$src" ]; then
 		src=$BUILD/src-base

@@ -158,3 +158,34 @@ summarize() {
 	echo "$pass passed, $fail failed"
 	[ "$fail" -eq 0 ]
 }
+
+# guest_checks NAME QRC SECS RUN OUT: the verdicts of a guest program run
+# that checks itself (fuzz.sh, stress.sh): the guest run ended without a
+# kernel report (QRC, qemu-run.sh's exit code), the tls ULP was registered
+# (OUT/ulp-available), and a fault put in the program's checker on
+# purpose was caught (OUT/inject.rc says "ok"). Returns 1 when one failed.
+guest_checks() {
+	local name=$1 qrc=$2 secs=$3 run=$4 out=$5 rc=0
+	if [ "$qrc" -eq 0 ]; then
+		result PASS "$name: guest run, no kernel report" "${secs}s"
+	else
+		result FAIL "$name: guest run, no kernel report" \
+			"exit $qrc, see ${run#"$TOP"/}/console.log"
+		rc=1
+	fi
+	if grep -qw tls "$out/ulp-available" 2>/dev/null; then
+		result PASS "$name: tls ULP registered"
+	else
+		result FAIL "$name: tls ULP registered" \
+			"tcp_available_ulp: $(cat "$out/ulp-available" 2>/dev/null)"
+		rc=1
+	fi
+	if [ "$(cat "$out/inject.rc" 2>/dev/null)" = ok ]; then
+		result PASS "$name: a fault put in the checker is caught"
+	else
+		result FAIL "$name: a fault put in the checker is caught" \
+			"$(tr '\n' ';' < "$out/inject.rc" 2>/dev/null)"
+		rc=1
+	fi
+	return $rc
+}

@@ -94,22 +94,7 @@ nice "$TOP/scripts/qemu-run.sh" -n "$name" -c "$cpus" -t "$timeout" "$kernel" \
 	qrc=$?
 secs=$((SECONDS - t0))
 
-if [ $qrc -eq 0 ]; then
-	result PASS "$name: guest run, no kernel report" "${secs}s"
-else
-	fail "$name: guest run, no kernel report" "exit $qrc, see ${run#"$TOP"/}/console.log"
-fi
-if grep -qw tls "$out/ulp-available" 2>/dev/null; then
-	result PASS "$name: tls ULP registered"
-else
-	fail "$name: tls ULP registered" "tcp_available_ulp: $(cat "$out/ulp-available" 2>/dev/null)"
-fi
-if [ "$(cat "$out/inject.rc" 2>/dev/null)" = ok ]; then
-	result PASS "$name: a fault put in the checker is caught"
-else
-	fail "$name: a fault put in the checker is caught" \
-		"$(tr '\n' ';' < "$out/inject.rc" 2>/dev/null)"
-fi
+guest_checks "$name" "$qrc" "$secs" "$run" "$out" || status=1
 
 # (greps that find nothing are no error here)
 summary=$(grep '^records [0-9]*, failures [0-9]*, records/s' "$out/fuzz.log" 2>/dev/null | tail -1 || :)

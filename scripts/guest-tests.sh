@@ -15,6 +15,7 @@
 #   OUT/device.ktap     the device suite (TX offload over netdevsim)
 #   OUT/device_rx.ktap  the device_rx suite (RX offload over netdevsim)
 #   OUT/kcm.ktap        the kcm suite (KCM over kTLS)
+#   OUT/regress.ktap    the regress suite (one test per known bug class)
 #   OUT/plain-*.ktap    tx, rx and tls.c again for TLS 1.2 AES-GCM with
 #                       debugfs tls/aead_rfc5288 N: the plain gcm(aes) path, which
 #                       rfc5288(gcm(aes)) otherwise replaces there
@@ -50,6 +51,8 @@ timeout 2400 "$bin/device_rx" -v "$rx_variant" -t basic \
 echo $? > "$out/device_rx.rc"
 timeout 600 "$bin/kcm" > "$out/kcm.ktap" 2>&1
 echo $? > "$out/kcm.rc"
+timeout 900 "$bin/regress" > "$out/regress.ktap" 2>&1
+echo $? > "$out/regress.rc"
 
 # tls -l prints "FIXTURE VARIANT TEST" columns (%-20s %-25s %s), variants
 # and tests side by side; every test runs once per variant.

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Run the kTLS selftests (tools/testing/selftests/net/tls: ulp, tx, rx,
-# aead, device, device_rx, kcm, and tls.c, the conformance suite, one run
+# aead, device, device_rx, kcm, regress, and tls.c, the conformance suite, one run
 # per fixture and variant)
 # on a built kernel flavour under QEMU, and judge every case:
 #   PASS   it passed
@@ -116,7 +116,7 @@ plain=()
 [ -n "${KTLS_TLS_GROUPS:-}" ] ||
 	plain=("$out"/plain-tx.ktap "$out"/plain-rx.ktap "$out"/plain-tls.ktap)
 for ktap in "$out"/ulp.ktap "$out"/tx.ktap "$out"/rx.ktap "$out"/aead.ktap "$out"/device.ktap \
-	    "$out"/device_rx.ktap "$out"/kcm.ktap \
+	    "$out"/device_rx.ktap "$out"/kcm.ktap "$out"/regress.ktap \
 	    "$out"/tls.*.ktap "${plain[@]}"; do
 	[ -f "$ktap" ] || { fail "$flavour: ${ktap##*/}" "missing"; continue; }
 	group=${ktap##*/}

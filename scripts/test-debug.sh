@@ -13,6 +13,9 @@
 #      hour, and make test runs them all on the series kernel. The
 #      hung-task detector and DEBUG_ATOMIC_SLEEP are on; the run goes
 #      twice, with two guest CPUs and with one
+#   3. the KUnit tests (kunit.sh), and the selftests with every AEAD forced
+#      asynchronous through cryptd, with its backlog too (test-async.sh
+#      --smoke: tx, rx, kcm, regress, two tls.c groups)
 # Same verdict lines as make test; the last line is "N passed, N failed".
 # shellcheck source=scripts/common.sh
 . "$(dirname "$0")/common.sh"
@@ -30,5 +33,8 @@ if step "series applies to the base tree (make tree)" "$s/tree.sh" &&
 		part "selftests on the debug kernel" "$s/run-tests.sh" debug "$s/xfail.txt"
 	KTLS_TLS_GROUPS=$groups KTLS_CPUS=1 \
 		part "selftests on the debug kernel, one CPU" "$s/run-tests.sh" debug "$s/xfail.txt"
+	part "KUnit on the debug kernel" "$s/kunit.sh" debug
+	part "selftests with async crypto on the debug kernel" \
+		"$s/test-async.sh" --smoke debug
 fi
 summarize "make test-debug" "$t0"

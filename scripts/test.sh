@@ -4,7 +4,9 @@
 #   2. patches/ and the mirrored files are what export writes (check-sync)
 #   3. every patch builds and boots on its own (check-bisect)
 #   4. the series kernel builds; static checks (checkpatch, sparse, W=1,
-#      kernel-doc, MAINTAINERS, shellcheck)
+#      kernel-doc, MAINTAINERS, coccinelle, NIPA's simple checks,
+#      and shellcheck); clang and 32-bit builds of the directories the series
+#      touches (check-builds.sh); the KUnit tests (kunit.sh)
 #   5. the selftests on the series kernel (scripts/xfail.txt: the cases
 #      expected to fail at this point of the project, reported by name),
 #      in a guest with two CPUs, then in one with one CPU. On one CPU,
@@ -15,7 +17,10 @@
 #      kTLS
 #   6. interoperability on the series kernel: unmodified OpenSSL with kTLS
 #      to a user-space OpenSSL client, nginx to curl (make interop); a
-#      smoke run of the record fuzzer (make fuzz on 30000 records)
+#      smoke run of the record fuzzer (make fuzz on 30000 records) and of
+#      the race and teardown stress (make stress, 90 s of rounds); the
+#      selftests again with every AEAD forced asynchronous (cryptd), twice
+#      (test-async.sh --smoke)
 #   7. the `make run` demo
 #   8. a smoke run of the benchmark (make bench on a 4 MiB file, series
 #      kernel only): it runs and gives every number, however large; and
@@ -41,12 +46,17 @@ if step "series applies to the base tree (make tree)" "$s/tree.sh"; then
 	part "bisect" "$s/check-bisect.sh"
 	if step "series kernel builds" "$s/build-kernel.sh" series; then
 		part "static checks" "$s/check-static.sh"
+		part "clang and 32-bit builds (check-builds.sh)" "$s/check-builds.sh"
+		part "KUnit on the series kernel" "$s/kunit.sh" series
 		part "selftests on the series kernel" "$s/run-tests.sh" series "$s/xfail.txt"
 		part "selftests on the series kernel, one CPU" \
 			env KTLS_CPUS=1 KTLS_TLS_GROUPS="$one_cpu_groups" \
 			"$s/run-tests.sh" series "$s/xfail.txt"
 		part "interop on the series kernel" "$s/interop.sh" series
 		part "record fuzzer smoke run (fuzz.sh --smoke)" "$s/fuzz.sh" --smoke
+		part "stress smoke run (stress.sh --smoke)" "$s/stress.sh" --smoke
+		part "selftests with async crypto (test-async.sh --smoke)" \
+			"$s/test-async.sh" --smoke series
 		step "demo (make run)" "$s/demo.sh" || true
 		step "benchmark smoke run (bench.sh --smoke)" "$s/bench.sh" --smoke || true
 		step "KCM latency benchmark smoke run (bench-kcm.sh --smoke)" \

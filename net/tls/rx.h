@@ -64,8 +64,9 @@ static inline struct tls_rx_msg *tls_rx_msg(struct sk_buff *skb)
  * @iv: the record's AEAD IV
  * @aad: the record's AAD
  * @tail: TLS 1.3's inner content type when the plaintext goes to the user
- * @src: AAD and ciphertext
- * @dst: AAD and where the plaintext goes
+ *
+ * The scatterlists of a decryption are not here but allocated for it
+ * (rx_record.c): an idle socket does not hold them.
  *
  * Allocated by setsockopt(TLS_RX), freed by close(). Every field but
  * @rec_len, @queue's emptiness and the flags that poll() reads is used
@@ -93,8 +94,6 @@ struct tls_rx {
 	u8			iv[TLS_KEY_IV_MAX];
 	u8			aad[TLS_KEY_AAD_MAX];
 	u8			tail;
-	struct scatterlist	src[TLS_RX_SRC_SEGS + 1];
-	struct scatterlist	dst[MAX_SKB_FRAGS + TLS_RX_USER_PAGES + 2];
 };
 
 /* rx.c: the socket calls */

@@ -17,6 +17,7 @@
  */
 
 #include <linux/highmem.h>
+#include <linux/slab.h>
 #include <linux/uio.h>
 #include <linux/unaligned.h>
 #include <net/tcp.h>
@@ -27,6 +28,19 @@
 
 /* TLS 1.3's handshake message type of a KeyUpdate (RFC 8446, 4.6.3) */
 #define TLS_RX_HS_KEY_UPDATE	24
+
+/**
+ * struct tls_rx_sg - the scatterlists of one decryption
+ * @src: AAD and ciphertext
+ * @dst: AAD and where the plaintext goes
+ *
+ * Allocated for the record being decrypted and freed once it is: 2.5 KiB
+ * that an idle socket would otherwise hold in struct tls_rx.
+ */
+struct tls_rx_sg {
+	struct scatterlist	src[TLS_RX_SRC_SEGS + 1];
+	struct scatterlist	dst[MAX_SKB_FRAGS + TLS_RX_USER_PAGES + 2];
+};
 
 /**
  * struct tls_rx_rec - the record being decrypted
@@ -89,19 +103,19 @@ static int tls_rx_decrypt(struct tls_rx *rx, const struct tls_rx_rec *rec,
 	return crypto_wait_req(crypto_aead_decrypt(req), &wait);
 }
 
-/* Point @rx->src at the AAD and the ciphertext where they lie */
+/* Point @sg->src at the AAD and the ciphertext where they lie */
 static int tls_rx_src_tcp(struct sock *sk, struct tls_rx *rx,
-			  const struct tls_rx_rec *rec)
+			  const struct tls_rx_rec *rec, struct tls_rx_sg *sg)
 {
 	int n;
 
-	sg_init_table(rx->src, ARRAY_SIZE(rx->src));
-	sg_set_buf(&rx->src[0], rx->aad, rec->aad_len);
-	n = tls_rx_rec_sg(sk, rx, rx->key.prefix, rec->cryptlen, rx->src + 1,
+	sg_init_table(sg->src, ARRAY_SIZE(sg->src));
+	sg_set_buf(&sg->src[0], rx->aad, rec->aad_len);
+	n = tls_rx_rec_sg(sk, rx, rx->key.prefix, rec->cryptlen, sg->src + 1,
 			  TLS_RX_SRC_SEGS);
 	if (n < 0)
 		return n;
-	sg_mark_end(&rx->src[n]);
+	sg_mark_end(&sg->src[n]);
 	return 0;
 }
 
@@ -162,25 +176,35 @@ static int tls_rx_failed(struct sock *sk, int err)
 static int tls_rx_open_skb(struct sock *sk, struct tls_rx *rx,
 			   const struct tls_rx_rec *rec, struct sk_buff *skb)
 {
-	struct scatterlist *src = rx->src;
+	struct tls_rx_sg *sg;
+	struct scatterlist *src;
 	int n, err;
 
-	sg_init_table(rx->dst, ARRAY_SIZE(rx->dst));
-	sg_set_buf(&rx->dst[0], rx->aad, rec->aad_len);
-	n = skb_to_sgvec_nomark(skb, rx->dst + 1, 0, skb->len);
-	if (n < 0)
-		return n;
-	sg_mark_end(&rx->dst[n]);
+	sg = kmalloc(sizeof(*sg), sk->sk_allocation);
+	if (!sg)
+		return -ENOMEM;
+	sg_init_table(sg->dst, ARRAY_SIZE(sg->dst));
+	sg_set_buf(&sg->dst[0], rx->aad, rec->aad_len);
+	n = skb_to_sgvec_nomark(skb, sg->dst + 1, 0, skb->len);
+	if (n < 0) {
+		err = n;
+		goto out;
+	}
+	sg_mark_end(&sg->dst[n]);
 
-	if (tls_rx_src_tcp(sk, rx, rec)) {
+	src = sg->src;
+	if (tls_rx_src_tcp(sk, rx, rec, sg)) {
 		/* too scattered: decrypt in place in a copy */
 		err = tls_rx_tcp_copy_skb(sk, rx->key.prefix, skb, 0,
 					  rec->cryptlen);
 		if (err)
-			return err;
-		src = rx->dst;
+			goto out;
+		src = sg->dst;
 	}
-	return tls_rx_decrypt(rx, rec, src, rx->dst);
+	err = tls_rx_decrypt(rx, rec, src, sg->dst);
+out:
+	kfree(sg);
+	return err;
 }
 
 /*
@@ -263,15 +287,16 @@ fail:
 	return ERR_PTR(tls_rx_failed(sk, err == -ENOMEM ? err : -EBADMSG));
 }
 
-/* Reference the reader's pages for @len bytes, point @rx->dst at them */
-static int tls_rx_dst_user(struct tls_rx *rx, struct msghdr *msg,
-			   unsigned int aad_len, size_t len,
-			   struct page **pages, unsigned int *npages)
+/* Reference the reader's pages for @len bytes, point @sg->dst at them */
+static int tls_rx_dst_user(struct tls_rx *rx, struct tls_rx_sg *sg,
+			   struct msghdr *msg, unsigned int aad_len,
+			   size_t len, struct page **pages,
+			   unsigned int *npages)
 {
 	unsigned int n = 1;
 
-	sg_init_table(rx->dst, ARRAY_SIZE(rx->dst));
-	sg_set_buf(&rx->dst[0], rx->aad, aad_len);
+	sg_init_table(sg->dst, ARRAY_SIZE(sg->dst));
+	sg_set_buf(&sg->dst[0], rx->aad, aad_len);
 	*npages = 0;
 	while (len) {
 		size_t start, got;
@@ -288,7 +313,7 @@ static int tls_rx_dst_user(struct tls_rx *rx, struct msghdr *msg,
 			unsigned int off = i ? 0 : start;
 			unsigned int seg = min_t(size_t, got, PAGE_SIZE - off);
 
-			sg_set_page(&rx->dst[n++], pages[*npages + i], seg, off);
+			sg_set_page(&sg->dst[n++], pages[*npages + i], seg, off);
 			got -= seg;
 			len -= seg;
 		}
@@ -335,6 +360,7 @@ int tls_rx_open_user(struct sock *sk, struct tls_rx *rx, struct msghdr *msg,
 	struct iov_iter_state state;
 	unsigned int npages = 0, i;
 	struct tls_rx_rec rec;
+	struct tls_rx_sg *sg;
 	size_t len;
 	int n, err;
 
@@ -350,20 +376,25 @@ int tls_rx_open_user(struct sock *sk, struct tls_rx *rx, struct msghdr *msg,
 		return -EAGAIN;
 	if (rec.dev)
 		return tls_rx_open_user_dev(sk, rx, &rec, msg, len);
-	if (tls_rx_src_tcp(sk, rx, &rec))
+	/* failing here, tls_rx_open() fails too and says why */
+	sg = kmalloc(sizeof(*sg), sk->sk_allocation);
+	if (!sg)
 		return -EAGAIN;
-
 	iov_iter_save_state(&msg->msg_iter, &state);
-	n = tls_rx_dst_user(rx, msg, rec.aad_len, len, pages, &npages);
+	if (tls_rx_src_tcp(sk, rx, &rec, sg)) {
+		err = -EAGAIN;
+		goto out;
+	}
+	n = tls_rx_dst_user(rx, sg, msg, rec.aad_len, len, pages, &npages);
 	if (n < 0) {
 		err = -EAGAIN;
 		goto out;
 	}
 	if (rx->key.version == TLS_1_3_VERSION)
-		sg_set_buf(&rx->dst[n++], &rx->tail, 1);
-	sg_mark_end(&rx->dst[n - 1]);
+		sg_set_buf(&sg->dst[n++], &rx->tail, 1);
+	sg_mark_end(&sg->dst[n - 1]);
 
-	err = tls_rx_decrypt(rx, &rec, rx->src, rx->dst);
+	err = tls_rx_decrypt(rx, &rec, sg->src, sg->dst);
 	if (err) {
 		err = tls_rx_failed(sk, -EBADMSG);
 		goto out;
@@ -388,5 +419,6 @@ out:
 		put_page(pages[i]);
 	if (err < 0)
 		iov_iter_restore(&msg->msg_iter, &state);
+	kfree(sg);
 	return err;
 }

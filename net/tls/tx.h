@@ -48,6 +48,23 @@ struct tls_tx_buf {
 };
 
 /**
+ * struct tls_tx_frags - what a record of referenced pages needs
+ * @vec: the plaintext pieces, in order, each holding a page reference
+ * @src: for sealing: AAD, the pieces, and TLS 1.3's content type
+ * @dst: for sealing: AAD, then where ciphertext and tag go in the
+ *	record's own memory
+ *
+ * Allocated with the record's first such page, freed with the record:
+ * records of copied bytes, as write() makes, never need it, and an idle
+ * socket holds none.
+ */
+struct tls_tx_frags {
+	struct bio_vec		vec[TLS_TX_FRAGS];
+	struct scatterlist	src[TLS_TX_FRAGS + 2];
+	struct scatterlist	dst[TLS_TX_SEGS + 1];
+};
+
+/**
  * struct tls_tx_open - the record being filled with plaintext
  * @buf: the record's own memory: the prefix, then the plaintext that
  *	write() and sendmsg() copied in, which sealing encrypts in place;
@@ -56,7 +73,7 @@ struct tls_tx_buf {
  *	splice(), MSG_SPLICE_PAGES), or the caller's own pages for a record
  *	sealed before its send returns (tls_tx_borrow()): those are
  *	referenced, never copied, and sealing encrypts from them into a
- *	fresh buffer
+ *	fresh buffer. NULL until the first of them.
  * @nr: frags in use; 0 while the plaintext is in @buf
  * @len: plaintext bytes
  * @type: the record's content type
@@ -64,7 +81,7 @@ struct tls_tx_buf {
  */
 struct tls_tx_open {
 	struct tls_tx_buf	buf;
-	struct bio_vec		frags[TLS_TX_FRAGS];
+	struct tls_tx_frags	*frags;
 	unsigned int		nr;
 	unsigned int		len;
 	u8			type;
@@ -108,9 +125,9 @@ struct tls_tx_next {
  * @iv: the record's AEAD IV
  * @aad: the record's AAD
  * @inner_type: TLS 1.3's content type byte after the plaintext
- * @src: scatterlist of AAD, plaintext (and inner type); in place, also
- *	of the ciphertext and tag
- * @dst: scatterlist of AAD, ciphertext and tag, when not in place
+ *
+ * The scatterlists of a sealing are not here but on its stack, or in
+ * @open's frags: an idle socket does not hold them.
  *
  * Allocated by setsockopt(TLS_TX), freed by close(). Everything but
  * @work's scheduling runs under the socket lock; @lock is taken first,
@@ -135,8 +152,6 @@ struct tls_tx {
 	u8			iv[TLS_KEY_IV_MAX];
 	u8			aad[TLS_KEY_AAD_MAX];
 	u8			inner_type;
-	struct scatterlist	src[TLS_TX_FRAGS + TLS_TX_SEGS + 2];
-	struct scatterlist	dst[TLS_TX_SEGS + 1];
 };
 
 /* Bit of tls_tx.flags */

@@ -19,6 +19,7 @@
 
 #include <linux/highmem.h>
 #include <linux/skbuff.h>
+#include <linux/slab.h>
 #include <linux/uio.h>
 
 #include "device.h"
@@ -39,12 +40,22 @@ void tls_tx_buf_release(struct tls_tx_buf *buf)
 static void tls_tx_frags_put(struct tls_tx_open *open)
 {
 	while (open->nr)
-		put_page(open->frags[--open->nr].bv_page);
+		put_page(open->frags->vec[--open->nr].bv_page);
+}
+
+/* A record is to hold referenced pages: it needs its frags then */
+static int tls_tx_frags_alloc(struct sock *sk, struct tls_tx_open *open)
+{
+	if (!open->frags)
+		open->frags = kmalloc(sizeof(*open->frags), sk->sk_allocation);
+	return open->frags ? 0 : -ENOMEM;
 }
 
 void tls_tx_open_release(struct tls_tx_open *open)
 {
 	tls_tx_frags_put(open);
+	kfree(open->frags);
+	open->frags = NULL;
 	tls_tx_buf_release(&open->buf);
 	open->len = 0;
 	open->eor = false;
@@ -75,7 +86,7 @@ static int tls_tx_frag_take(struct sock *sk, struct tls_tx *tx,
 	/* 32 bytes at least: a record prefix always fits in one piece */
 	if (!skb_page_frag_refill(32, pf, sk->sk_allocation))
 		return -ENOMEM;
-	n = min(want, pf->size - pf->offset);
+	n = min_t(unsigned int, want, pf->size - pf->offset);
 	if (last && tls_tx_frag_follows(pf, last)) {
 		last->bv_len += n;
 	} else {
@@ -182,7 +193,7 @@ bool tls_tx_full(struct tls_tx *tx)
 	if (open->nr < tls_tx_frags_max(tx))
 		return false;
 	/* out of frags: copies may still grow the last one */
-	last = &open->frags[open->nr - 1];
+	last = &open->frags->vec[open->nr - 1];
 	return !tls_tx_frag_follows(&tx->frag, last) ||
 	       tx->frag.offset == tx->frag.size;
 }
@@ -204,7 +215,7 @@ int tls_tx_copy(struct sock *sk, struct tls_tx *tx, struct msghdr *msg,
 	int err;
 
 	if (open->nr)
-		return tls_tx_copy_into(sk, tx, open->frags, &open->nr,
+		return tls_tx_copy_into(sk, tx, open->frags->vec, &open->nr,
 					tls_tx_frags_max(tx), msg, len);
 	/* the record's own memory starts with room for its prefix */
 	if (!open->buf.nr) {
@@ -224,19 +235,20 @@ static void tls_tx_buf_to_frags(struct tls_tx *tx)
 {
 	struct tls_tx_open *open = &tx->open;
 	struct tls_tx_buf *buf = &open->buf;
+	struct bio_vec *vec;
 	unsigned int i;
 
 	if (!buf->nr)
 		return;
 	for (i = 0; i < buf->nr; i++)
-		open->frags[i] = buf->seg[i];
+		open->frags->vec[i] = buf->seg[i];
 	open->nr = buf->nr;
-	open->frags[0].bv_offset += tx->key.prefix;
-	open->frags[0].bv_len -= tx->key.prefix;
-	if (!open->frags[0].bv_len) {
-		put_page(open->frags[0].bv_page);
-		memmove(open->frags, open->frags + 1,
-			--open->nr * sizeof(open->frags[0]));
+	vec = open->frags->vec;
+	vec[0].bv_offset += tx->key.prefix;
+	vec[0].bv_len -= tx->key.prefix;
+	if (!vec[0].bv_len) {
+		put_page(vec[0].bv_page);
+		memmove(vec, vec + 1, --open->nr * sizeof(vec[0]));
 	}
 	buf->nr = 0;
 }
@@ -261,9 +273,12 @@ int tls_tx_take(struct sock *sk, struct tls_tx *tx, struct msghdr *msg,
 	struct tls_tx_open *open = &tx->open;
 	size_t done = 0;
 
+	if (tls_tx_frags_alloc(sk, open))
+		return -ENOMEM;
 	tls_tx_buf_to_frags(tx);
 	while (done < len) {
-		struct bio_vec *last = open->nr ? &open->frags[open->nr - 1] : NULL;
+		struct bio_vec *last = open->nr ?
+				       &open->frags->vec[open->nr - 1] : NULL;
 		struct page *page, **pages = &page;
 		size_t off;
 		ssize_t n;
@@ -285,7 +300,8 @@ int tls_tx_take(struct sock *sk, struct tls_tx *tx, struct msghdr *msg,
 			last->bv_len += n;
 		} else if (open->nr < tls_tx_frags_max(tx)) {
 			get_page(page);
-			bvec_set_page(&open->frags[open->nr++], page, n, off);
+			bvec_set_page(&open->frags->vec[open->nr++], page, n,
+				      off);
 		} else {
 			iov_iter_revert(&msg->msg_iter, n);
 			break;
@@ -363,8 +379,8 @@ static size_t tls_tx_borrow_pages(struct tls_tx_open *open,
 		for (i = 0; n; i++) {
 			size_t k = min_t(size_t, n, PAGE_SIZE - off);
 
-			bvec_set_page(&open->frags[open->nr++], pages[i], k,
-				      off);
+			bvec_set_page(&open->frags->vec[open->nr++], pages[i],
+				      k, off);
 			n -= k;
 			off = 0;
 		}
@@ -397,6 +413,9 @@ int tls_tx_borrow(struct sock *sk, struct tls_tx *tx, struct msghdr *msg,
 	size_t done;
 	int err;
 
+	/* without its frags, the record takes a copy as well */
+	if (tls_tx_frags_alloc(sk, open))
+		return 0;
 	err = tls_tx_buf_grow(sk, tx, &open->buf,
 			      tls_tx_seal_size(tx, len) - size);
 	if (err) {
@@ -476,23 +495,23 @@ static int tls_tx_seal_mem(struct sock *sk, struct tls_tx *tx)
 
 /*
  * In place: AAD, then the record's memory from the plaintext to the end of
- * the tag, as source and destination both.
+ * the tag, as source and destination both, in @sg.
  */
-static void tls_tx_sg_in_place(struct tls_tx *tx, unsigned int aad_len,
-			       unsigned int inner)
+static void tls_tx_sg_in_place(struct tls_tx *tx, struct scatterlist *sg,
+			       unsigned int aad_len, unsigned int inner)
 {
 	struct tls_tx_buf *buf = &tx->open.buf;
 	unsigned int n, len = tx->open.len;
 
 	if (inner)
 		*tls_tx_buf_ptr(buf, tx->key.prefix + len) = tx->open.type;
-	sg_init_table(tx->src, buf->nr + 1);
-	sg_set_buf(&tx->src[0], tx->aad, aad_len);
-	n = tls_tx_buf_sg(tx->src + 1, buf, tx->key.prefix,
+	sg_init_table(sg, buf->nr + 1);
+	sg_set_buf(&sg[0], tx->aad, aad_len);
+	n = tls_tx_buf_sg(sg + 1, buf, tx->key.prefix,
 			  len + inner + TLS_CIPHER_TAG_SIZE);
-	sg_mark_end(&tx->src[n]);
-	tls_key_req(&tx->key, tx->req, tx->src, tx->src, len + inner, tx->iv,
-		    tx->aad, aad_len);
+	sg_mark_end(&sg[n]);
+	tls_key_req(&tx->key, tx->req, sg, sg, len + inner, tx->iv, tx->aad,
+		    aad_len);
 }
 
 /*
@@ -505,26 +524,27 @@ static void tls_tx_sg_from_frags(struct tls_tx *tx, unsigned int aad_len,
 				 unsigned int inner)
 {
 	struct tls_tx_open *open = &tx->open;
+	struct tls_tx_frags *sg = open->frags;
 	unsigned int i, n = 0, len = open->len;
 
-	sg_init_table(tx->src, open->nr + 2);
-	sg_set_buf(&tx->src[n++], tx->aad, aad_len);
+	sg_init_table(sg->src, open->nr + 2);
+	sg_set_buf(&sg->src[n++], tx->aad, aad_len);
 	for (i = 0; i < open->nr; i++)
-		sg_set_page(&tx->src[n++], open->frags[i].bv_page,
-			    open->frags[i].bv_len, open->frags[i].bv_offset);
+		sg_set_page(&sg->src[n++], sg->vec[i].bv_page,
+			    sg->vec[i].bv_len, sg->vec[i].bv_offset);
 	if (inner) {
 		tx->inner_type = open->type;
-		sg_set_buf(&tx->src[n++], &tx->inner_type, 1);
+		sg_set_buf(&sg->src[n++], &tx->inner_type, 1);
 	}
-	sg_mark_end(&tx->src[n - 1]);
+	sg_mark_end(&sg->src[n - 1]);
 
 	/* The AAD is copied over itself: GCM and CCM expect it in dst too */
-	sg_init_table(tx->dst, open->buf.nr + 1);
-	sg_set_buf(&tx->dst[0], tx->aad, aad_len);
-	n = tls_tx_buf_sg(tx->dst + 1, &open->buf, tx->key.prefix,
+	sg_init_table(sg->dst, open->buf.nr + 1);
+	sg_set_buf(&sg->dst[0], tx->aad, aad_len);
+	n = tls_tx_buf_sg(sg->dst + 1, &open->buf, tx->key.prefix,
 			  len + inner + TLS_CIPHER_TAG_SIZE);
-	sg_mark_end(&tx->dst[n]);
-	tls_key_req(&tx->key, tx->req, tx->src, tx->dst, len + inner, tx->iv,
+	sg_mark_end(&sg->dst[n]);
+	tls_key_req(&tx->key, tx->req, sg->src, sg->dst, len + inner, tx->iv,
 		    tx->aad, aad_len);
 }
 
@@ -566,7 +586,8 @@ static void tls_tx_frame_frags(struct tls_tx *tx, unsigned int rec_len)
 
 	out->seg[0] = *head;
 	out->seg[0].bv_len = prefix;
-	memcpy(&out->seg[1], open->frags, open->nr * sizeof(open->frags[0]));
+	memcpy(&out->seg[1], open->frags->vec,
+	       open->nr * sizeof(open->frags->vec[0]));
 	get_page(head->bv_page);
 	bvec_set_page(&out->seg[open->nr + 1], head->bv_page,
 		      TLS_CIPHER_TAG_SIZE, head->bv_offset + prefix);
@@ -655,6 +676,8 @@ static int tls_tx_frame(struct sock *sk, struct tls_tx *tx)
 int tls_tx_seal(struct sock *sk, struct tls_tx *tx)
 {
 	struct tls_tx_open *open = &tx->open;
+	/* the AAD, then the record's own memory: TLS_TX_SEGS pieces at most */
+	struct scatterlist in_place[TLS_TX_SEGS + 1];
 	struct tls_key *key = &tx->key;
 	struct aead_request *req = tx->req;
 	unsigned int inner, aad_len;
@@ -682,7 +705,7 @@ int tls_tx_seal(struct sock *sk, struct tls_tx *tx)
 	if (open->nr)
 		tls_tx_sg_from_frags(tx, aad_len, inner);
 	else
-		tls_tx_sg_in_place(tx, aad_len, inner);
+		tls_tx_sg_in_place(tx, in_place, aad_len, inner);
 
 	aead_request_set_callback(req, CRYPTO_TFM_REQ_MAY_BACKLOG |
 				  CRYPTO_TFM_REQ_MAY_SLEEP,
@@ -692,7 +715,6 @@ int tls_tx_seal(struct sock *sk, struct tls_tx *tx)
 		tls_tx_open_release(open);
 		return tls_tx_abort(sk, tx, err);
 	}
-
 	tls_tx_sealed(tx);
 	return 0;
 }

@@ -100,7 +100,7 @@ static int read_algs(struct __test_metadata *_metadata)
 	FILE *f;
 
 	f = fopen("/proc/crypto", "r");
-	ASSERT_NE(f, NULL) TH_LOG("/proc/crypto: %s", strerror(errno));
+	ASSERT_TRUE(!!f) TH_LOG("/proc/crypto: %s", strerror(errno));
 	while (fgets(line, sizeof(line), f)) {
 		if (line[0] == '\n') {
 			a = NULL;
@@ -149,7 +149,7 @@ static long refcnt_of(struct __test_metadata *_metadata, const char *name,
 {
 	const struct alg *a = best_alg(read_algs(_metadata), name);
 
-	ASSERT_NE(a, NULL) TH_LOG("no non-internal %s in /proc/crypto", name);
+	ASSERT_TRUE(!!a) TH_LOG("no non-internal %s in /proc/crypto", name);
 	if (log)
 		TH_LOG("%s in use: driver %s, priority %d, refcnt %ld", name,
 		       a->driver, a->priority, a->refcnt);
@@ -223,8 +223,8 @@ static void expect_ulp_registered(struct __test_metadata *_metadata)
 	FILE *f;
 
 	f = fopen("/proc/sys/net/ipv4/tcp_available_ulp", "r");
-	ASSERT_NE(f, NULL) TH_LOG("tcp_available_ulp: %s", strerror(errno));
-	ASSERT_NE(fgets(buf, sizeof(buf), f), NULL);
+	ASSERT_TRUE(!!f) TH_LOG("tcp_available_ulp: %s", strerror(errno));
+	ASSERT_TRUE(!!fgets(buf, sizeof(buf), f));
 	fclose(f);
 	memcpy(copy, buf, sizeof(buf));
 	for (tok = strtok_r(copy, "\n ", &save); tok;
@@ -473,7 +473,7 @@ TEST(rfc5288_generic_selftest)
 		if (!strcmp(algs[i].driver, GENERIC))
 			found = &algs[i];
 	close(fd);
-	ASSERT_NE(found, NULL) TH_LOG("%s not in /proc/crypto", GENERIC);
+	ASSERT_TRUE(!!found) TH_LOG("%s not in /proc/crypto", GENERIC);
 	EXPECT_STREQ(found->name, RFC5288);
 	EXPECT_STREQ(found->selftest, "passed");
 	TH_LOG("%s: self-test %s", found->driver, found->selftest);
@@ -654,7 +654,7 @@ static void openssl_seal(struct __test_metadata *_metadata,
 	memcpy(nonce, c->key + c->keylen, 4);
 	memcpy(nonce + 4, c->iv, 8);
 	ctx = EVP_CIPHER_CTX_new();
-	ASSERT_NE(ctx, NULL);
+	ASSERT_TRUE(!!ctx);
 	ASSERT_EQ(EVP_EncryptInit_ex(ctx, cipher, NULL, c->key, nonce), 1);
 	ASSERT_EQ(EVP_EncryptUpdate(ctx, NULL, &n, c->iv + 8, 13), 1);
 	ASSERT_EQ(EVP_EncryptUpdate(ctx, out, &n, c->plain, c->len), 1);

@@ -304,7 +304,7 @@ static int send_part(int fd, enum send_mode mode, size_t off, size_t len)
 	while (len) {
 		size_t n = len < CHUNK ? len : CHUNK;
 		ssize_t ret = 0;
-		loff_t pos = 0;
+		off_t pos = 0;
 
 		/* odd sizes: records and segments end anywhere */
 		if (mode != SEND_RECORDS)
@@ -557,10 +557,10 @@ TEST_F_TIMEOUT(dev, sendfile_zc_ro, DEV_TIMEOUT)
 	size_t total = 2 << 20, i, fresh = 0;
 	int one = 1, sndbuf = 8 << 20, mfd;
 	unsigned char *buf;
-	loff_t off = 0;
+	off_t off = 0;
 
 	buf = malloc(total);
-	ASSERT_NE(buf, NULL);
+	ASSERT_TRUE(!!buf);
 	KEYS_ON();
 	ASSERT_EQ(setsockopt(self->cfd, SOL_TLS, TLS_TX_ZEROCOPY_RO, &one,
 			     sizeof(one)), 0);
@@ -577,7 +577,7 @@ TEST_F_TIMEOUT(dev, sendfile_zc_ro, DEV_TIMEOUT)
 	ASSERT_EQ(pwrite(mfd, buf, total, 0), (ssize_t)total);
 	close(mfd);
 
-	for (off = 0; off < (loff_t)total; ) {
+	for (off = 0; off < (off_t)total; ) {
 		ssize_t n = recv(self->sfd, buf, total - off, 0);
 
 		ASSERT_GT(n, 0) TH_LOG("recv at %lld: %s", (long long)off,

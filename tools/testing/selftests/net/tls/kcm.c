@@ -179,10 +179,10 @@ static void expect_ulp(struct __test_metadata *_metadata)
 	char buf[256] = "";
 	FILE *f = fopen("/proc/sys/net/ipv4/tcp_available_ulp", "r");
 
-	ASSERT_NE(f, NULL);
-	ASSERT_NE(fgets(buf, sizeof(buf), f), NULL);
+	ASSERT_TRUE(!!f);
+	ASSERT_TRUE(!!fgets(buf, sizeof(buf), f));
 	fclose(f);
-	ASSERT_NE(strstr(buf, "tls"), NULL) TH_LOG("no tls ULP: %s", buf);
+	ASSERT_TRUE(!!strstr(buf, "tls")) TH_LOG("no tls ULP: %s", buf);
 }
 
 /* ---- the sealer: the kernel's kTLS TX on a pair of its own ----------- */
@@ -347,7 +347,7 @@ FIXTURE_SETUP(kcm)
 	self->s.out = -1;
 	expect_ulp(_metadata);
 	self->buf = malloc(BUF_LEN);
-	ASSERT_NE(self->buf, NULL);
+	ASSERT_TRUE(!!self->buf);
 	make_keys(&self->k, variant->version, variant->cipher, 1);
 	ASSERT_EQ(sealer_init(&self->s, &self->k), 0);
 	ASSERT_EQ(tcp_pair(&self->tx, &self->rx), 0);
@@ -389,7 +389,7 @@ static void send_msgs(struct __test_metadata *_metadata, struct sealer *s,
 	for (i = 0; i < n; i++)
 		total += sizes[i] + 4;
 	p = malloc(total);
-	ASSERT_NE(p, NULL);
+	ASSERT_TRUE(!!p);
 	for (i = 0; i < n; i++)
 		off += put_msg(p + off, id0 + i, sizes[i]);
 	ASSERT_GT(seal_to(s, fd, TYPE_DATA, p, total, cut), 0);
@@ -403,7 +403,7 @@ static void expect_msg(struct __test_metadata *_metadata, int kcm,
 	unsigned char *want = malloc(len + 4);
 	ssize_t n;
 
-	ASSERT_NE(want, NULL);
+	ASSERT_TRUE(!!want);
 	put_msg(want, id, len);
 	n = recv(kcm, buf, BUF_LEN, 0);
 	ASSERT_EQ(n, (ssize_t)len + 4)
@@ -564,7 +564,7 @@ TEST_F(kcm, kcm_tx)
 	struct keys k2;
 	ssize_t n;
 
-	ASSERT_NE(exp, NULL);
+	ASSERT_TRUE(!!exp);
 	make_keys(&k2, variant->version, variant->cipher, 9);
 	/* keys first, then KCM (Documentation/networking/tls.rst) */
 	ASSERT_EQ(kcm_unattach_fd(self->kcm, self->rx), 0);
@@ -657,7 +657,7 @@ static void expect_record(struct __test_metadata *_metadata, int fd,
 	n = recvmsg(fd, &msg, 0);
 	ASSERT_EQ(n, (ssize_t)len) TH_LOG("%s", n < 0 ? strerror(errno) : "length");
 	c = CMSG_FIRSTHDR(&msg);
-	ASSERT_NE(c, NULL);
+	ASSERT_TRUE(!!c);
 	EXPECT_EQ(c->cmsg_type, TLS_GET_RECORD_TYPE);
 	EXPECT_EQ(*CMSG_DATA(c), type);
 	EXPECT_EQ(memcmp(buf, data, len), 0);
@@ -839,7 +839,7 @@ static void rekey(struct __test_metadata *_metadata, __u16 cipher)
 	unsigned char *buf = malloc(BUF_LEN);
 	int tx, rx, kcm, prog, i;
 
-	ASSERT_NE(buf, NULL);
+	ASSERT_TRUE(!!buf);
 	make_keys(&k, TLS_1_3_VERSION, cipher, 5);
 	make_keys(&k2, TLS_1_3_VERSION, cipher, 6);
 	ASSERT_EQ(sealer_init(&s, &k), 0);

@@ -684,7 +684,7 @@ static void expect_rec(struct __test_metadata *_metadata, int fd,
 	ssize_t n;
 	int type;
 
-	ASSERT_NE(buf, NULL);
+	ASSERT_TRUE(!!buf);
 	n = recv_typed(fd, buf, len + 64, 0, &type);
 	ASSERT_EQ(n, (ssize_t)len) TH_LOG("recv: %s",
 					  n < 0 ? strerror(errno) : "short");
@@ -702,7 +702,7 @@ static void expect_stream(struct __test_metadata *_metadata, int fd,
 	ssize_t n;
 	int type;
 
-	ASSERT_NE(buf, NULL);
+	ASSERT_TRUE(!!buf);
 	while (got < len) {
 		n = recv_typed(fd, buf + got, len + 1 - got, 0, &type);
 		ASSERT_GT(n, 0) TH_LOG("after %zu of %zu bytes: %s", got, len,
@@ -782,8 +782,8 @@ static void expect_ulp_registered(struct __test_metadata *_metadata)
 	FILE *f;
 
 	f = fopen("/proc/sys/net/ipv4/tcp_available_ulp", "r");
-	ASSERT_NE(f, NULL) TH_LOG("tcp_available_ulp: %s", strerror(errno));
-	ASSERT_NE(fgets(buf, sizeof(buf), f), NULL);
+	ASSERT_TRUE(!!f) TH_LOG("tcp_available_ulp: %s", strerror(errno));
+	ASSERT_TRUE(!!fgets(buf, sizeof(buf), f));
 	fclose(f);
 	memcpy(copy, buf, sizeof(buf));
 	for (tok = strtok_r(copy, "\n ", &save); tok;
@@ -867,7 +867,7 @@ static long read_tls_stat(struct __test_metadata *_metadata, const char *name)
 	FILE *f;
 
 	f = fopen("/proc/net/tls_stat", "r");
-	ASSERT_NE(f, NULL) TH_LOG("/proc/net/tls_stat: %s", strerror(errno));
+	ASSERT_TRUE(!!f) TH_LOG("/proc/net/tls_stat: %s", strerror(errno));
 	while (fscanf(f, "%63s %ld", key, &val) == 2) {
 		if (!strcmp(key, name)) {
 			fclose(f);
@@ -1255,7 +1255,7 @@ TEST_F(rx, sizes)
 	unsigned char *buf = malloc(MAX_PLAIN);
 	unsigned int i;
 
-	ASSERT_NE(buf, NULL);
+	ASSERT_TRUE(!!buf);
 	for (i = 0; i < ARRAY_SIZE(sizes); i++) {
 		fill(buf, sizes[i], i);
 		send_data(_metadata, &self->s, buf, sizes[i]);
@@ -1351,7 +1351,7 @@ TEST_F(rx, max_len)
 	unsigned char *buf = malloc(MAX_PLAIN), *wire;
 	size_t n;
 
-	ASSERT_NE(buf, NULL);
+	ASSERT_TRUE(!!buf);
 	fill(buf, MAX_PLAIN, 99);
 	wire = build(&self->s, TYPE_DATA, buf, MAX_PLAIN, 0, &n);
 	EXPECT_EQ(n, HDR_LEN + max_body(&self->k));
@@ -1370,7 +1370,7 @@ TEST_F(rx, over_max_len)
 	unsigned char *buf = calloc(1, MAX_PLAIN + 2), *wire;
 	size_t n, pad = 0, len = MAX_PLAIN + 1;
 
-	ASSERT_NE(buf, NULL);
+	ASSERT_TRUE(!!buf);
 	if (self->k.version == TLS13) {
 		/* the inner plaintext 2^14 + 2: data, type and a zero */
 		len = MAX_PLAIN;
@@ -1552,12 +1552,12 @@ TEST_F(rx, small_rcvbuf)
 	size_t n;
 	int i;
 
-	ASSERT_NE(data, NULL);
+	ASSERT_TRUE(!!data);
 	ASSERT_EQ(setsockopt(self->rx, SOL_SOCKET, SO_RCVBUF, &rcvbuf,
 			     sizeof(rcvbuf)), 0);
 	fill(data, nrec * MAX_PLAIN, 11);
 	w.buf = malloc(nrec * WIRE_MAX);
-	ASSERT_NE(w.buf, NULL);
+	ASSERT_TRUE(!!w.buf);
 	for (i = 0; i < nrec; i++) {
 		unsigned char *wire = build(&self->s, TYPE_DATA,
 					    data + i * MAX_PLAIN, MAX_PLAIN,
@@ -1626,8 +1626,8 @@ TEST_F(rx, header_at_window_edge)
 
 		data = malloc(wnd);
 		buf = malloc(wnd + WIRE_MAX);
-		ASSERT_NE(data, NULL);
-		ASSERT_NE(buf, NULL);
+		ASSERT_TRUE(!!data);
+		ASSERT_TRUE(!!buf);
 		fill(data, wnd, k);
 		/* records of wnd - k bytes in all, none shorter than ovh */
 		for (left = wnd - k, got = 0, len = 0; left; left -= n) {
@@ -1671,7 +1671,7 @@ TEST_F(rx, split_in_header)
 	w1 = build(&self->s, TYPE_DATA, "first", 5, 0, &n1);
 	w2 = build(&self->s, TYPE_DATA, "second", 6, 0, &n2);
 	both = malloc(n1 + n2);
-	ASSERT_NE(both, NULL);
+	ASSERT_TRUE(!!both);
 	memcpy(both, w1, n1);
 	memcpy(both + n1, w2, n2);
 	raw_write(_metadata, self->s.fd, both, n1 + 3);
@@ -2893,8 +2893,8 @@ TEST_F(rx, reader_buffer_written_meanwhile)
 				     &one, sizeof(one)), 0);
 	data = malloc(len);
 	w.buf = malloc(len);
-	ASSERT_NE(data, NULL);
-	ASSERT_NE(w.buf, NULL);
+	ASSERT_TRUE(!!data);
+	ASSERT_TRUE(!!w.buf);
 	fill(data, len, 77);
 	ASSERT_EQ(pthread_create(&t, NULL, scribble_fn, &w), 0);
 	for (i = 0; i < records; i++) {

@@ -601,7 +601,7 @@ static void read_record(struct __test_metadata *_metadata, struct peer *p,
 	ASSERT_LE(len, MAX_PLAIN + overhead)
 		TH_LOG("record of %zu bytes: plaintext over 2^14", len);
 	body = malloc(len);
-	ASSERT_NE(body, NULL);
+	ASSERT_TRUE(!!body);
 	read_exact(_metadata, p->fd, body, len);
 	open_record(_metadata, p, hdr, body, len, r);
 	free(body);
@@ -675,8 +675,8 @@ static void expect_ulp_registered(struct __test_metadata *_metadata)
 	FILE *f;
 
 	f = fopen("/proc/sys/net/ipv4/tcp_available_ulp", "r");
-	ASSERT_NE(f, NULL) TH_LOG("tcp_available_ulp: %s", strerror(errno));
-	ASSERT_NE(fgets(buf, sizeof(buf), f), NULL);
+	ASSERT_TRUE(!!f) TH_LOG("tcp_available_ulp: %s", strerror(errno));
+	ASSERT_TRUE(!!fgets(buf, sizeof(buf), f));
 	fclose(f);
 	memcpy(copy, buf, sizeof(buf));
 	for (tok = strtok_r(copy, "\n ", &save); tok;
@@ -778,7 +778,7 @@ static long read_tls_stat(struct __test_metadata *_metadata, const char *name)
 	FILE *f;
 
 	f = fopen("/proc/net/tls_stat", "r");
-	ASSERT_NE(f, NULL) TH_LOG("/proc/net/tls_stat: %s", strerror(errno));
+	ASSERT_TRUE(!!f) TH_LOG("/proc/net/tls_stat: %s", strerror(errno));
 	while (fscanf(f, "%63s %ld", key, &val) == 2) {
 		if (!strcmp(key, name)) {
 			fclose(f);
@@ -1427,7 +1427,7 @@ TEST_F(tx, sizes)
 	unsigned int i;
 
 	buf = malloc(70000);
-	ASSERT_NE(buf, NULL);
+	ASSERT_TRUE(!!buf);
 	for (i = 0; i < ARRAY_SIZE(sizes); i++) {
 		fill(buf, sizes[i], i);
 		send_and_expect(_metadata, self->tx, &self->p, buf, sizes[i]);
@@ -1522,7 +1522,7 @@ TEST_F(tx, record_type)
 	expect_record(_metadata, &self->p, TYPE_ALERT, alert, 2);
 
 	hs = malloc(20000);
-	ASSERT_NE(hs, NULL);
+	ASSERT_TRUE(!!hs);
 	fill(hs, 20000, 22);
 	ASSERT_EQ(send_typed(self->tx, TYPE_HANDSHAKE, hs, 20000, 0), 20000);
 	expect_records(_metadata, &self->p, TYPE_HANDSHAKE, hs, 20000);
@@ -1590,7 +1590,7 @@ TEST_F(tx, sendfile)
 	int fd;
 
 	buf = malloc(len);
-	ASSERT_NE(buf, NULL);
+	ASSERT_TRUE(!!buf);
 	fill(buf, len, 99);
 	fd = file_with(_metadata, buf, len);
 	ASSERT_EQ(sendfile(self->tx, fd, &off, len), len);
@@ -1607,7 +1607,7 @@ TEST_F(tx, splice_from_pipe)
 	int pfd[2];
 
 	buf = malloc(len);
-	ASSERT_NE(buf, NULL);
+	ASSERT_TRUE(!!buf);
 	fill(buf, len, 55);
 	ASSERT_EQ(pipe(pfd), 0);
 	ASSERT_EQ(write(pfd[1], buf, len), len);
@@ -1674,7 +1674,7 @@ TEST_F(tx, nonblock_fill)
 	int tx;
 
 	buf = malloc(FILL_MAX);
-	ASSERT_NE(buf, NULL);
+	ASSERT_TRUE(!!buf);
 	fill(buf, FILL_MAX, 3);
 	tls_pair(_metadata, SMALL_BUF, SMALL_BUF, &self->k, &tx, &p);
 	sent = fill_until_eagain(_metadata, tx, buf);
@@ -1703,8 +1703,8 @@ TEST_F(tx, buffer_reused_after_send)
 	ssize_t n;
 	int tx;
 
-	ASSERT_NE(buf, NULL);
-	ASSERT_NE(sent, NULL);
+	ASSERT_TRUE(!!buf);
+	ASSERT_TRUE(!!sent);
 	tls_pair(_metadata, SMALL_BUF, SMALL_BUF, &self->k, &tx, &p);
 	for (;;) {
 		fill(buf, chunk, seed++);
@@ -1740,7 +1740,7 @@ TEST_F(tx, writev_pieces)
 	unsigned int i;
 	int j;
 
-	ASSERT_NE(buf, NULL);
+	ASSERT_TRUE(!!buf);
 	for (i = 0; i < ARRAY_SIZE(counts); i++) {
 		fill(buf, MAX_PLAIN, counts[i]);
 		piece = MAX_PLAIN / counts[i];
@@ -1767,7 +1767,7 @@ TEST_F(tx, fault_part_way)
 	unsigned char *buf = malloc(good + 3);
 	struct iovec iov[2];
 
-	ASSERT_NE(buf, NULL);
+	ASSERT_TRUE(!!buf);
 	fill(buf, good, 7);
 	memcpy(buf + good, "END", 3);
 	iov[0].iov_base = buf;
@@ -1805,7 +1805,7 @@ TEST_F(tx, sndtimeo)
 	int tx;
 
 	buf = malloc(FILL_MAX);
-	ASSERT_NE(buf, NULL);
+	ASSERT_TRUE(!!buf);
 	fill(buf, FILL_MAX, 4);
 	tls_pair(_metadata, SMALL_BUF, SMALL_BUF, &self->k, &tx, &p);
 	ASSERT_EQ(setsockopt(tx, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)), 0);
@@ -2092,7 +2092,7 @@ TEST_F(tx, splice_pieces_then_send)
 	int pfd[2];
 
 	want = malloc(50 * SPLICE_CHUNK);
-	ASSERT_NE(want, NULL);
+	ASSERT_TRUE(!!want);
 	ASSERT_EQ(pipe(pfd), 0);
 	for (n = 16; n <= 44; n++) {
 		len = 0;
@@ -2122,7 +2122,7 @@ TEST_F(tx, splice_send_alternate)
 	int pfd[2];
 
 	want = malloc(rounds * (SPLICE_CHUNK + 1) + 1);
-	ASSERT_NE(want, NULL);
+	ASSERT_TRUE(!!want);
 	ASSERT_EQ(pipe(pfd), 0);
 	for (i = 0; i < rounds; i++) {
 		send_more_byte(_metadata, self->tx, want, &len, 'a' + i % 26);
@@ -2211,7 +2211,7 @@ static void close_while_stalled(struct __test_metadata *_metadata,
 	int tx;
 
 	buf = malloc(FILL_MAX);
-	ASSERT_NE(buf, NULL);
+	ASSERT_TRUE(!!buf);
 	fill(buf, FILL_MAX, 21);
 	tls_pair(_metadata, SMALL_BUF, SMALL_BUF, k, &tx, &p);
 	if (linger_s)
@@ -2271,7 +2271,7 @@ TEST_F(tx, waiting_writer_killable)
 	int tx;
 
 	buf = calloc(1, FILL_MAX);
-	ASSERT_NE(buf, NULL);
+	ASSERT_TRUE(!!buf);
 	tls_pair(_metadata, SMALL_BUF, SMALL_BUF, &self->k, &tx, &p);
 	first = fork();
 	ASSERT_GE(first, 0);
@@ -2426,7 +2426,7 @@ TEST_F(tx, max_payload_records)
 	unsigned char *buf = malloc(buf_len);
 	unsigned int i, j;
 
-	ASSERT_NE(buf, NULL);
+	ASSERT_TRUE(!!buf);
 	fill(buf, buf_len, 62);
 	for (i = 0; i < ARRAY_SIZE(limits); i++) {
 		unsigned int max = limits[i];
@@ -2475,7 +2475,7 @@ TEST_F(tx, max_payload_sendfile_splice)
 	int fd, pfd[2];
 
 	buf = malloc(len);
-	ASSERT_NE(buf, NULL);
+	ASSERT_TRUE(!!buf);
 	fill(buf, len, 64);
 	fd = file_with(_metadata, buf, len);
 	ASSERT_EQ(set_max_payload(self->tx, 1000), 0);

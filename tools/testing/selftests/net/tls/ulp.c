@@ -67,8 +67,8 @@ TEST(registered)
 	FILE *f;
 
 	f = fopen("/proc/sys/net/ipv4/tcp_available_ulp", "r");
-	ASSERT_NE(f, NULL);
-	ASSERT_NE(fgets(buf, sizeof(buf), f), NULL);
+	ASSERT_TRUE(!!f);
+	ASSERT_TRUE(!!fgets(buf, sizeof(buf), f));
 	fclose(f);
 	for (tok = strtok_r(buf, "\n ", &save); tok;
 	     tok = strtok_r(NULL, "\n ", &save))

@@ -189,3 +189,18 @@ guest_checks() {
 	fi
 	return $rc
 }
+
+# run_name BASE MODE CPUS FLAVOUR: the build/runs directory of a guest
+# program run (fuzz.sh, stress.sh): BASE, then -smoke or -custom unless
+# MODE is full, -Ncpu unless CPUS is 2, -FLAVOUR unless it is series
+run_name() {
+	local name=$1
+	case "$2" in
+	full) ;;
+	smoke) name+=-smoke ;;
+	*) name+=-custom ;;
+	esac
+	[ "$3" = 2 ] || name+=-${3}cpu
+	[ "$4" = series ] || name+=-$4
+	echo "$name"
+}

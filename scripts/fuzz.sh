@@ -22,7 +22,8 @@
 #   --flavour F the kernel, build/out/F (default series; debug for KASAN,
 #               lockdep and kmemleak)
 #   --name NAME the run's directory under build/runs (default fuzz-smoke,
-#               fuzz or fuzz-custom, with -Ncpu when N is not 2)
+#               fuzz or fuzz-custom, with -Ncpu when N is not 2, and -F when
+#               F is not series)
 #
 # Writes build/fuzz/ktls-fuzz (the program) and build/runs/NAME/:
 # console.log (the guest kernel's), out/fuzz/fuzz.log (the run: each
@@ -56,14 +57,7 @@ for n in "$records" "$cpus"; do
 	[[ $n =~ ^[1-9][0-9]*$ ]] || die "$usage"
 done
 [[ $seed =~ ^[0-9]+$ ]] || die "$usage"
-if [ -z "$name" ]; then
-	case "$mode" in
-	smoke) name=fuzz-smoke ;;
-	full) name=fuzz ;;
-	*) name=fuzz-custom ;;
-	esac
-	[ "$cpus" = 2 ] || name=$name-${cpus}cpu
-fi
+[ -n "$name" ] || name=$(run_name fuzz "$mode" "$cpus" "$flavour")
 
 kernel=$BUILD/out/$flavour/arch/x86/boot/bzImage
 [ -f "$kernel" ] || die "no $flavour kernel: scripts/build-kernel.sh $flavour"

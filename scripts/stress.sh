@@ -64,15 +64,7 @@ for n in "$seconds" "$cpus"; do
 	[[ $n =~ ^[1-9][0-9]*$ ]] || die "$usage"
 done
 [[ $seed =~ ^[0-9]+$ ]] || die "$usage"
-if [ -z "$name" ]; then
-	case "$mode" in
-	smoke) name=stress-smoke ;;
-	full) name=stress ;;
-	*) name=stress-custom ;;
-	esac
-	[ "$cpus" = 2 ] || name=$name-${cpus}cpu
-	[ "$flavour" = series ] || name=$name-$flavour
-fi
+[ -n "$name" ] || name=$(run_name stress "$mode" "$cpus" "$flavour")
 slab_max=${KTLS_STRESS_SLAB_KB:-1024}
 
 kernel=$BUILD/out/$flavour/arch/x86/boot/bzImage

@@ -305,6 +305,19 @@ struct round {
 	int failures;		/* atomic */
 };
 
+/*
+ * Turn TLS_RX_EXPECT_NO_PAD on or off at random on @fd. Return 0 or the
+ * errno; TLS 1.2 has no such option, and its EINVAL is no failure.
+ */
+static int no_pad_toggle(const struct round *r, int fd, u64 *rng)
+{
+	int v = below(rng, 2);
+
+	if (!setsockopt(fd, SOL_TLS, TLS_RX_EXPECT_NO_PAD, &v, sizeof(v)))
+		return 0;
+	return errno == EINVAL && r->version == TLS_1_2_VERSION ? 0 : errno;
+}
+
 static void count(struct round *r, int what, unsigned long n)
 {
 	__atomic_add_fetch(&stats[r->scen].note[what], n, __ATOMIC_RELAXED);
@@ -935,12 +948,7 @@ static void *integ_knobs(void *arg)
 				      ((struct tls_crypto_info *)buf)->cipher_type);
 			break;
 		case 4:
-			v = below(&rng, 2);
-			err = setsockopt(g->fd[1], SOL_TLS,
-					 TLS_RX_EXPECT_NO_PAD, &v,
-					 sizeof(v)) ? errno : 0;
-			if (err == EINVAL && r->version == TLS_1_2_VERSION)
-				err = 0;
+			err = no_pad_toggle(r, g->fd[1], &rng);
 			break;
 		case 5: {
 			struct pollfd p = { fd, POLLIN | POLLOUT, 0 };
@@ -2079,12 +2087,7 @@ static void *rk_knobs(void *arg)
 					 sizeof(v)) ? errno : 0;
 			break;
 		case 1:
-			v = below(&rng, 2);
-			err = setsockopt(k->fd[1], SOL_TLS,
-					 TLS_RX_EXPECT_NO_PAD, &v,
-					 sizeof(v)) ? errno : 0;
-			if (err == EINVAL && r->version == TLS_1_2_VERSION)
-				err = 0;
+			err = no_pad_toggle(r, k->fd[1], &rng);
 			break;
 		default:
 			err = setsockopt(k->fd[0], SOL_TLS,

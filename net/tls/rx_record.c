@@ -396,7 +396,8 @@ int tls_rx_open_user(struct sock *sk, struct tls_rx *rx, struct msghdr *msg,
 
 	err = tls_rx_decrypt(rx, &rec, sg->src, sg->dst);
 	if (err) {
-		err = tls_rx_failed(sk, -EBADMSG);
+		/* out of memory is no verdict: tls_rx_open() tries again */
+		err = err == -ENOMEM ? -EAGAIN : tls_rx_failed(sk, -EBADMSG);
 		goto out;
 	}
 	if (rx->key.version == TLS_1_3_VERSION &&

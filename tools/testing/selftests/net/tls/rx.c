@@ -3209,4 +3209,103 @@ TEST_F(rx, overlapping_segments)
 	close(p.pkt);
 }
 
+/*
+ * Reading a record that TCP holds in many skbs costs time linear in their
+ * number. The decrypt path walks TCP's queue to each piece of the record;
+ * a walk that started from the head for every piece took time quadratic
+ * in the skbs per record, which any peer can choose by cutting its
+ * segments small. The peer here sends a full record a byte at a time,
+ * each segment overlapping the one before by a byte: TCP cannot merge an
+ * overlapping segment into the skb before it, so each byte stays an skb
+ * of its own, 16,000 of them.
+ *
+ * The yardstick is the time the peer took to send them: each segment
+ * went through the veth pair, IP and TCP's receive path, which is
+ * thousands of instructions. Reading the record takes a small part of
+ * that when each skb costs a few hundred (half of it under KASAN and
+ * kmemleak, which make each skb's free dear); with a walk from the head
+ * for each it takes many times as long. Both are measured in the same
+ * run, on the same clock, so a slow or busy host scales both alike.
+ */
+static long long ns_since(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (t1.tv_sec - t0->tv_sec) * 1000000000LL +
+	       t1.tv_nsec - t0->tv_nsec;
+}
+
+/*
+ * Send a full record from @at of the stream, a byte per skb, and read it:
+ * the nanoseconds each took go to @send_ns and @read_ns. @at moves on.
+ */
+static void byte_skbs_round(struct __test_metadata *_metadata,
+			    struct ovl_peer *p, struct sender *s, int fd,
+			    size_t *at, long long *send_ns, long long *read_ns)
+{
+	unsigned char *plain, *got, *rec;
+	struct timespec t0;
+	size_t n, i;
+	ssize_t ret;
+
+	plain = malloc(MAX_PLAIN);
+	got = malloc(MAX_PLAIN + 1);
+	ASSERT_TRUE(plain && got);
+	fill(plain, MAX_PLAIN, *at);
+	rec = build(s, TYPE_DATA, plain, MAX_PLAIN, 0, &n);
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ovl_send(_metadata, p, OVL_ACK, OVL_ISS + 1 + *at, rec, 1);
+	for (i = 1; i < n; i++)
+		ovl_send(_metadata, p, OVL_ACK, OVL_ISS + *at + i, rec + i - 1,
+			 2);
+	*send_ns = ns_since(&t0);
+	*at += n;
+	free(rec);
+
+	/* the whole record is in TCP before the clock starts */
+	ASSERT_TRUE(poll_events(fd, RCVTIMEO_MS) & POLLIN);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ret = recv(fd, got, MAX_PLAIN + 1, 0);
+	*read_ns = ns_since(&t0);
+	ASSERT_EQ(ret, MAX_PLAIN) TH_LOG("recv: %s", strerror(errno));
+	EXPECT_EQ(memcmp(got, plain, MAX_PLAIN), 0);
+	free(plain);
+	free(got);
+}
+
+/* The best of three rounds: a pause of the host counts in none */
+#define BYTE_SKBS_ROUNDS 3
+
+TEST_F(rx, many_skbs_per_record)
+{
+	long long send_ns = -1, read_ns = -1, sent, read;
+	int fd, big = 64 << 20;
+	struct ovl_peer p;
+	struct sender s;
+	size_t at = 0;
+	int i;
+
+	ovl_connect(_metadata, &p, &self->k, &fd);
+	/* room for 16,000 skbs without TCP collapsing them into fewer */
+	ASSERT_EQ(setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &big,
+			     sizeof(big)), 0);
+	sender_init(&s, -1, &self->k);
+	for (i = 0; i < BYTE_SKBS_ROUNDS; i++) {
+		byte_skbs_round(_metadata, &p, &s, fd, &at, &sent, &read);
+		if (send_ns < 0 || sent < send_ns)
+			send_ns = sent;
+		if (read_ns < 0 || read < read_ns)
+			read_ns = read;
+	}
+	ksft_print_msg("a record in 16,000 skbs: sent in %lld us, read in %lld us\n",
+		       send_ns / 1000, read_ns / 1000);
+	EXPECT_LE(read_ns, 2 * send_ns)
+		TH_LOG("reading took %.1f times as long as sending",
+		       (double)read_ns / send_ns);
+	close(fd);
+	close(p.pkt);
+}
+
 TEST_HARNESS_MAIN

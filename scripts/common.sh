@@ -204,3 +204,31 @@ run_name() {
 	[ "$4" = series ] || name+=-$4
 	echo "$name"
 }
+
+# slab_verdict NAME FILE LIMIT: the verdict on the "before", "after" and
+# "kasan" lines a guest wrote to FILE (unreclaimable slab, KB): PASS when it
+# grew by LIMIT KB at most, or reported only under KASAN, whose quarantine
+# holds freed objects (kmemleak decides there). Sets slab_growth and
+# slab_kasan; returns 1 on FAIL.
+slab_verdict() {
+	local name=$1 file=$2 limit=$3 before after detail
+	local what="$name: slab back where it started"
+	before=$(awk '$1 == "before" { print $2 }' "$file" 2>/dev/null || :)
+	after=$(awk '$1 == "after" { print $2 }' "$file" 2>/dev/null || :)
+	slab_kasan=$(awk '$1 == "kasan" { print $2 }' "$file" 2>/dev/null || :)
+	slab_growth=0
+	if ! [[ $before =~ ^[0-9]+$ && $after =~ ^[0-9]+$ ]]; then
+		result FAIL "$what" "no figures in ${file#"$TOP"/}"
+		return 1
+	fi
+	slab_growth=$((after - before))
+	detail="SUnreclaim ${before} KB before, ${after} KB after, ${slab_growth} KB more, limit ${limit}"
+	if [ "$slab_growth" -le "$limit" ]; then
+		result PASS "$what" "$detail"
+	elif [ "$slab_kasan" = 1 ]; then
+		result PASS "$what" "$detail; KASAN quarantine: reported only, kmemleak decides"
+	else
+		result FAIL "$what" "$detail"
+		return 1
+	fi
+}

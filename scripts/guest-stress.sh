@@ -53,23 +53,9 @@ inject hang 3 "^HANG seed=$seed round=[0-9]* scenario=[a-z-]*: " \
 	--rounds 1 --watchdog 3
 [ -s "$out/inject.rc" ] || echo ok > "$out/inject.rc"
 
-# unreclaimable slab, KB: the least of five samples a second apart
-slab_kb() {
-	local v min=
-	for _ in 1 2 3 4 5; do
-		v=$(awk '$1 == "SUnreclaim:" { print $2 }' /proc/meminfo)
-		if [ -z "$min" ] || [ "$v" -lt "$min" ]; then min=$v; fi
-		sleep 1
-	done
-	echo "$min"
-}
-# the program's namespace goes away with it (TIME_WAIT sockets too),
-# asynchronously; RCU and deferred frees then settle
-settle() {
-	sleep 8
-	echo 3 > /proc/sys/vm/drop_caches
-	sleep 2
-}
+# slab_kb, settle
+# shellcheck source=scripts/guest-lib.sh
+. "$(dirname "$0")/guest-lib.sh"
 
 "$prog" --seed $((seed + 1)) --rounds 12 > "$out/warmup.log" 2>&1
 settle

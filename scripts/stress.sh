@@ -112,23 +112,9 @@ else
 fi
 
 # leaks: unreclaimable slab before and after, every socket gone
-before=$(awk '$1 == "before" { print $2 }' "$out/slab.txt" 2>/dev/null || :)
-after=$(awk '$1 == "after" { print $2 }' "$out/slab.txt" 2>/dev/null || :)
-kasan=$(awk '$1 == "kasan" { print $2 }' "$out/slab.txt" 2>/dev/null || :)
-if ! [[ $before =~ ^[0-9]+$ && $after =~ ^[0-9]+$ ]]; then
-	fail "$name: slab back where it started" "no figures in ${out#"$TOP"/}/slab.txt"
-else
-	growth=$((after - before))
-	detail="SUnreclaim ${before} KB before, ${after} KB after, ${growth} KB more, limit ${slab_max}"
-	if [ "$growth" -le "$slab_max" ]; then
-		result PASS "$name: slab back where it started" "$detail"
-	elif [ "$kasan" = 1 ]; then
-		result PASS "$name: slab back where it started" \
-			"$detail; KASAN quarantine: reported only, kmemleak decides"
-	else
-		fail "$name: slab back where it started" "$detail"
-	fi
-	if [ "$growth" -gt "$slab_max" ] || [ "$kasan" = 1 ]; then
+slab_verdict "$name" "$out/slab.txt" "$slab_max" || status=1
+if [ -f "$out/slab.txt" ]; then
+	if [ "$slab_growth" -gt "$slab_max" ] || [ "$slab_kasan" = 1 ]; then
 		# the caches that grew most (active objects times size)
 		join <(awk 'NR > 2 { print $1, $2 * $4 }' "$out/slabinfo-before" | sort) \
 			<(awk 'NR > 2 { print $1, $2 * $4 }' "$out/slabinfo-after" | sort) 2>/dev/null |

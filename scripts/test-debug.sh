@@ -16,6 +16,10 @@
 #   3. the KUnit tests (kunit.sh), and the selftests with every AEAD forced
 #      asynchronous through cryptd, with its backlog too (test-async.sh
 #      --smoke: tx, rx, kcm, regress, two tls.c groups)
+#   4. fault injection: fail-nth stepped through every allocation of a
+#      scripted TLS 1.2 and TLS 1.3 AES-GCM session, failslab then
+#      fail_page_alloc (faultinj.sh --quick; make faultinj adds ChaCha20
+#      and random failures)
 # Same verdict lines as make test; the last line is "N passed, N failed".
 # shellcheck source=scripts/common.sh
 . "$(dirname "$0")/common.sh"
@@ -36,5 +40,6 @@ if step "series applies to the base tree (make tree)" "$s/tree.sh" &&
 	part "KUnit on the debug kernel" "$s/kunit.sh" debug
 	part "selftests with async crypto on the debug kernel" \
 		"$s/test-async.sh" --smoke debug
+	part "fault injection on the debug kernel" "$s/faultinj.sh" --quick
 fi
 summarize "make test-debug" "$t0"

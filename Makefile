@@ -38,6 +38,18 @@
 #                 an hour; fuzz.sh --smoke: 30000 records, 2 minutes)
 #   make stress   race and teardown stress on kTLS socket pairs, seeded
 #                 (scripts/stress.sh, 30 minutes; --smoke: 90 s)
+#   make faultinj allocation-failure injection (failslab, fail_page_alloc,
+#                 fail-nth through each allocation) into a scripted kTLS
+#                 session on the debug kernel (scripts/faultinj.sh, about
+#                 11 minutes; --quick: about 6)
+#   make coverage the net/tls line coverage the record fuzzer reaches: a
+#                 gcov kernel (build/out/gcov), 30000 records, table in
+#                 build/runs/coverage-fuzz/coverage.txt (scripts/coverage.sh,
+#                 10 min build then 3 min; --workload selftests|both)
+#   make soak     a duplex kTLS stream: random sizes, sendfile, splice and
+#                 KeyUpdate both ways, SHA-256 checked on both ends, slab
+#                 back where it started (scripts/soak.sh, 30 minutes;
+#                 --smoke: 2 minutes)
 #   make bench-aead   what rfc5288(gcm(aes)) saves TLS 1.2 AES-GCM kTLS,
 #                 per record and per MiB, with AES-NI and in C
 #                 (scripts/bench-aead.sh, about 5 minutes)
@@ -50,7 +62,7 @@ S := scripts
 
 .PHONY: run test test-debug tree export check-sync kernel kernel-base kernel-debug \
 	static bisect selftests interop compare fuzz bench bench-kcm bench-aead \
-	bench-device bench-mem stress clean
+	bench-device bench-mem stress soak coverage faultinj clean
 
 run: tree
 	$(S)/demo.sh
@@ -94,5 +106,11 @@ bench-mem:
 	$(S)/bench-mem.sh
 stress: kernel
 	$(S)/stress.sh
+soak: kernel
+	$(S)/soak.sh
+coverage: kernel
+	$(S)/coverage.sh
+faultinj: kernel-debug
+	$(S)/faultinj.sh
 clean:
-	rm -rf build/out build/runs build/selftests
+	rm -rf build/out build/runs build/selftests build/coverage

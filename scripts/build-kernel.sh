@@ -6,6 +6,9 @@
 #           of kTLS: bonding, NVMe/TCP, SunRPC, sockmap, KCM, NIC drivers)
 #   debug   consumers + scripts/config/debug.config (KASAN, lockdep, ...):
 #           one build both proves the users compile and runs them checked
+#   debug-lite  series + scripts/config/debug.config: the same checkers
+#           without the in-tree users, for make test (a cold build in
+#           about half the time of debug's)
 # Config: allnoconfig + scripts/config/boot.config + the test fragment
 # tools/testing/selftests/net/tls/config (+ debug.config). The same fragments
 # serve every flavour, so base and series differ only in their sources, but
@@ -20,7 +23,7 @@
 # shellcheck source=scripts/common.sh
 . "$(dirname "$0")/common.sh"
 
-flavour=${1:?usage: build-kernel.sh series|base|debug|consumers [SRCDIR]}
+flavour=${1:?usage: build-kernel.sh series|base|debug|debug-lite|consumers [SRCDIR]}
 src=${2:-}
 frags=("$TOP/scripts/config/boot.config"
        "$TOP/tools/testing/selftests/net/tls/config")
@@ -30,6 +33,8 @@ series) : "${src:=$TREE}"
 debug)  : "${src:=$TREE}"
 	frags+=("$TOP/scripts/config/series.config" "$TOP/scripts/config/consumers.config"
 		"$TOP/scripts/config/offload.config" "$TOP/scripts/config/debug.config") ;;
+debug-lite) : "${src:=$TREE}"
+	frags+=("$TOP/scripts/config/series.config" "$TOP/scripts/config/debug.config") ;;
 consumers) : "${src:=$TREE}"
 	frags+=("$TOP/scripts/config/series.config" "$TOP/scripts/config/consumers.config"
 		"$TOP/scripts/config/offload.config") ;;

@@ -16,6 +16,11 @@
 #                     and variant, e.g. "tls.13_aes_gcm") it matches
 #   KTLS_TLS_JOBS     how many tls.c groups run at once (default 1: see
 #                     guest-tests.sh)
+#   KTLS_VARIANTS     an extended regex: the other suites run only the
+#                     fixture variants it matches, as "FIXTURE.VARIANT"
+#                     (e.g. "^tx\.12_aes_gcm$"; see guest-tests.sh); default: all
+#   KTLS_SUITES       an extended regex: the suites other than tls.c that
+#                     run (e.g. "^(tx|rx)$"); default: all
 #   KTLS_CPUS         the guest's vCPUs (default 2). One CPU and two find
 #                     different bugs (wake-ups, timers): make test runs
 #                     both. With another count the run and its verdicts
@@ -48,7 +53,7 @@ qrc=0
 # reorders packets with tc's netem
 need_pkgs ethtool iproute2
 "$TOP/scripts/qemu-run.sh" -n "$name" -c "$cpus" -t 3000 "$kernel" \
-	"$TOP/scripts/guest-tests.sh $st /tmp/results/st '${KTLS_TLS_GROUPS:-.}' ${KTLS_TLS_JOBS:-1}" ||
+	"$TOP/scripts/guest-tests.sh $st /tmp/results/st '${KTLS_TLS_GROUPS:-.}' ${KTLS_TLS_JOBS:-1} '${KTLS_VARIANTS:-.}' '${KTLS_SUITES:-.}'" ||
 	qrc=$?
 out=$run/out/st
 
@@ -109,6 +114,10 @@ if [ -n "${KTLS_TLS_GROUPS:-}" ]; then
 	log "$flavour: tls.c ran $(wc -l < "$out/tls.groups" 2>/dev/null || echo 0)" \
 		"of its groups (KTLS_TLS_GROUPS: $KTLS_TLS_GROUPS)"
 fi
+[ -z "${KTLS_VARIANTS:-}" ] ||
+	log "$flavour: the other suites ran the variants matching $KTLS_VARIANTS"
+[ -z "${KTLS_SUITES:-}" ] ||
+	log "$flavour: of the suites other than tls.c, those matching $KTLS_SUITES ran"
 summary=$run/summary
 : > "$summary"
 # the plain AEAD pass runs with the whole of tls.c (guest-tests.sh)
@@ -118,9 +127,13 @@ plain=()
 for ktap in "$out"/ulp.ktap "$out"/tx.ktap "$out"/rx.ktap "$out"/aead.ktap "$out"/device.ktap \
 	    "$out"/device_rx.ktap "$out"/kcm.ktap "$out"/regress.ktap \
 	    "$out"/tls.*.ktap "${plain[@]}"; do
-	[ -f "$ktap" ] || { fail "$flavour: ${ktap##*/}" "missing"; continue; }
 	group=${ktap##*/}
 	group=${group%.ktap}
+	if [[ $group =~ ^(ulp|tx|rx|aead|device|device_rx|kcm|regress)$ ]] &&
+	   ! [[ $group =~ ${KTLS_SUITES:-.} ]]; then
+		continue
+	fi
+	[ -f "$ktap" ] || { fail "$flavour: ${ktap##*/}" "missing"; continue; }
 	cases=${ktap%.ktap}.cases
 	if [[ $group =~ ^(plain-)?tls ]] && grep -q 'testing without tls' "$ktap"; then
 		fail "$flavour: $group" "tls.c fell back to plain TCP"

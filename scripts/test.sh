@@ -16,19 +16,26 @@
 #      same instruction count on both (icount): there they time TCG, not
 #      kTLS
 #   6. interoperability on the series kernel: unmodified OpenSSL with kTLS
-#      to a user-space OpenSSL client, nginx to curl (make interop); a
-#      smoke run of the record fuzzer (make fuzz on 30000 records) and of
-#      the race and teardown stress (make stress, 90 s of rounds); the
+#      to a user-space OpenSSL client, nginx to curl (make interop); the
 #      selftests again with every AEAD forced asynchronous (cryptd), twice
 #      (test-async.sh --smoke)
 #   7. the `make run` demo
 #   8. a smoke run of the benchmark (make bench on a 4 MiB file, series
 #      kernel only): it runs and gives every number, however large; and
 #      of the KCM latency benchmark (make bench-kcm, 1000 requests)
-# The debug kernel (the in-tree users of kTLS built in, KASAN, lockdep,
-# kmemleak, UBSAN) and the selftests on it are `make test-debug`
-# (scripts/test-debug.sh): its cold build alone would take CI past its
-# hour.
+#   9. the series under the kernel's checkers: the debug-lite kernel
+#      (KASAN, lockdep, kmemleak, UBSAN, DEBUG_ATOMIC_SLEEP, the hung-task
+#      detector; scripts/config/debug.config) and on it the selftests
+#      (ulp, tx, rx, aead, kcm and regress, in their TLS 1.2 and 1.3
+#      AES-128-GCM variants or their first; tls.c in two of its groups;
+#      the device suites, minutes each under KASAN, are make
+#      test-debug's), a smoke run of the record fuzzer (10000 records)
+#      and of the race and teardown stress (make stress, 90 s of
+#      rounds). Any report in the console fails the run
+# make test-debug (scripts/test-debug.sh) does more on a bigger debug
+# kernel: the in-tree users of kTLS built in, more tls.c variants, one
+# guest CPU as well as two, KUnit and forced async crypto under the
+# checkers.
 # One verdict line per check; the last line is "N passed, N failed".
 # Exit 1 on any failure.
 # shellcheck source=scripts/common.sh
@@ -40,6 +47,9 @@ mkdir -p "$BUILD"
 t0=$(date +%s)
 s=$TOP/scripts
 one_cpu_groups='^(global|tls_basic|tls_err\..*|tls\.1[23]_(aes|chacha|sm4|nopad).*)$'
+debug_groups='^(global|tls_basic|tls_err\..*|tls\.(12_aes_gcm|13_nopad))$'
+debug_variants='^((tx|rx|kcm|regress)\.1[23]_aes_gcm|rx13\.aes_gcm)$'
+debug_suites='^(ulp|tx|rx|aead|kcm|regress)$'
 
 if step "series applies to the base tree (make tree)" "$s/tree.sh"; then
 	step "patches/ and mirror in sync (make check-sync)" "$s/check-sync.sh" || true
@@ -53,14 +63,21 @@ if step "series applies to the base tree (make tree)" "$s/tree.sh"; then
 			env KTLS_CPUS=1 KTLS_TLS_GROUPS="$one_cpu_groups" \
 			"$s/run-tests.sh" series "$s/xfail.txt"
 		part "interop on the series kernel" "$s/interop.sh" series
-		part "record fuzzer smoke run (fuzz.sh --smoke)" "$s/fuzz.sh" --smoke
-		part "stress smoke run (stress.sh --smoke)" "$s/stress.sh" --smoke
 		part "selftests with async crypto (test-async.sh --smoke)" \
 			"$s/test-async.sh" --smoke series
 		step "demo (make run)" "$s/demo.sh" || true
 		step "benchmark smoke run (bench.sh --smoke)" "$s/bench.sh" --smoke || true
 		step "KCM latency benchmark smoke run (bench-kcm.sh --smoke)" \
 			"$s/bench-kcm.sh" --smoke || true
+	fi
+	if step "debug-lite kernel builds" "$s/build-kernel.sh" debug-lite; then
+		KTLS_TLS_GROUPS=$debug_groups KTLS_VARIANTS=$debug_variants \
+			KTLS_SUITES=$debug_suites part "selftests on the debug-lite kernel" \
+			"$s/run-tests.sh" debug-lite "$s/xfail.txt"
+		part "record fuzzer smoke run on the debug-lite kernel" \
+			"$s/fuzz.sh" --records 10000 --flavour debug-lite
+		part "stress smoke run on the debug-lite kernel" \
+			"$s/stress.sh" --smoke --flavour debug-lite
 	fi
 fi
 

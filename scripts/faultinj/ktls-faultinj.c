@@ -107,39 +107,20 @@
 #include <linux/tcp.h>
 #include <linux/tls.h>
 
-#ifndef SOL_TLS
-#define SOL_TLS		282
-#endif
+#define KTLS_PROG	"ktls-faultinj"
+#include "../lib/ktls-guest.h"
 
-typedef uint8_t u8;
-typedef uint64_t u64;
-
-#define T_HS		22
-#define T_DATA		23
-#define HS_KEY_UPDATE	24
-#define KU_LEN		5
 #define REC_A		16384		/* the raw record in many skbs */
 #define REC_B		100
 #define PIECE		64
 #define PAGE		4096
 #define BIG		40000
 #define STEP_SECS	60
-#define RCV_MS		1000
+#define RCV_MS		1000		/* SO_RCVTIMEO */
+#define SND_MS		5000		/* SO_SNDTIMEO */
 #define RCV_TRIES	10
 
-struct cipher {
-	const char *name;
-	int type, iv, key, salt, seq;
-};
-
-static const struct cipher ciphers[] = {
-	{ "aes-gcm-128", TLS_CIPHER_AES_GCM_128, 8, 16, 4, 8 },
-	{ "aes-gcm-256", TLS_CIPHER_AES_GCM_256, 8, 32, 4, 8 },
-	{ "chacha20-poly1305", TLS_CIPHER_CHACHA20_POLY1305, 12, 32, 0, 8 },
-	{ "aes-ccm-128", TLS_CIPHER_AES_CCM_128, 8, 16, 4, 8 },
-};
-
-static const struct cipher *cip;
+static const struct ktls_cipher *cip;
 static int version;		/* TLS_1_2_VERSION or TLS_1_3_VERSION */
 static int verbose;
 static long corrupt_at = -1;	/* --inject-corrupt */
@@ -233,7 +214,12 @@ static void tally_print(const char *what, const struct tally *t)
 	printf("\n");
 }
 
-static const char *ename(int e)
+/*
+ * The errno names this program prints: those a step may meet by name,
+ * "E?" for any other (ename() of ktls-guest.h would name every errno;
+ * this one keeps the "errnos:" summary as it has been).
+ */
+static const char *short_ename(int e)
 {
 	switch (e) {
 	case 0: return "0";
@@ -266,20 +252,8 @@ static void note_errno(const char *call, int err)
 {
 	char key[64];
 
-	snprintf(key, sizeof(key), "%s:%s", call, ename(err));
+	snprintf(key, sizeof(key), "%s:%s", call, short_ename(err));
 	tally_add(&seen, key);
-}
-
-static void die(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	fputs("ktls-faultinj: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	va_end(ap);
-	exit(2);
 }
 
 static void failf(const char *fmt, ...)
@@ -364,13 +338,13 @@ static bool after(const char *call, int fd, long rc, int err)
 		return true;
 	if (!st.injected) {
 		failf("%s failed with %s before any fault was injected", call,
-		      ename(err));
+		      short_ename(err));
 		return false;
 	}
 	if (strcmp(call, st.inj_call) != 0 &&
 	    (fd < 0 || fd != st.inj_fd)) {
 		failf("%s failed with %s after the fault was taken by %s, which %s",
-		      call, ename(err), st.inj_call,
+		      call, short_ename(err), st.inj_call,
 		      st.inj_ok ? "succeeded" : "failed");
 		return false;
 	}
@@ -386,7 +360,7 @@ static void stop(const char *call, int err)
 	if (!st.what[0]) {
 		st.late = st.injected && strcmp(call, st.inj_call);
 		snprintf(st.what, sizeof(st.what), "%s %s (%sfault in %s%s)",
-			 call, ename(err), st.late ? "late: " : "",
+			 call, short_ename(err), st.late ? "late: " : "",
 			 st.injected ? st.inj_call : "-",
 			 !st.late ? "" : st.inj_ok ? ", which succeeded" :
 			 ", which failed");
@@ -435,17 +409,11 @@ static bool check(int dir, u64 pos, u8 *p, size_t n, const char *call)
 
 /* ---- keys ------------------------------------------------------------- */
 
-static size_t info_size(void)
-{
-	return sizeof(struct tls_crypto_info) + cip->iv + cip->key +
-	       cip->salt + cip->seq;
-}
-
 /* keys of direction @dir, generation @gen, first record @seq */
 static size_t key_make(int dir, int gen, u64 seq, u8 *buf)
 {
 	struct tls_crypto_info *h = (void *)buf;
-	size_t n = info_size(), fixed = cip->iv + cip->key + cip->salt, i;
+	size_t n = info_size(cip), fixed = cip->iv + cip->key + cip->salt, i;
 	u8 *p = buf + sizeof(*h);
 
 	memset(buf, 0, n);
@@ -478,15 +446,6 @@ static size_t overhead(void)
 }
 
 /* ---- sockets ------------------------------------------------------------- */
-
-static void timeouts(int fd)
-{
-	struct timeval r = { RCV_MS / 1000, (RCV_MS % 1000) * 1000 };
-	struct timeval s = { 5, 0 };
-
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &r, sizeof(r));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &s, sizeof(s));
-}
 
 /*
  * A call on @fd that may be tried again after the fault: tries @expr
@@ -589,8 +548,6 @@ static bool peer_error(const char *call)
 
 enum { RX_RECV, RX_SPLICE, RX_TYPED };
 
-static ssize_t recv_typed(int fd, void *buf, size_t len, int *type);
-
 /*
  * One read on @fd: recv() with @flags, splice() to @pfd or recvmsg() with
  * room for the record type. Timeouts (EAGAIN) are waited out, RCV_TRIES
@@ -610,7 +567,7 @@ static long rx_call(const char *call, int kind, int fd, void *buf,
 		else if (kind == RX_SPLICE)
 			n = splice(fd, NULL, pfd, NULL, len, 0);
 		else
-			n = recv_typed(fd, buf, len, type);
+			n = recv_typed(fd, buf, len, 0, type, NULL);
 		err = errno;
 		if (n < 0 && err == EAGAIN) {
 			after(call, fd, 0, 0);	/* a wait, not an error */
@@ -696,44 +653,6 @@ static int xrecv(int fd, int dir, size_t len, const char *how,
 	return done == len ? 0 : -1;
 }
 
-static ssize_t send_typed(int fd, u8 type, const void *buf, size_t len)
-{
-	char cbuf[CMSG_SPACE(1)] = {};
-	struct iovec iov = { (void *)buf, len };
-	struct msghdr msg = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
-	};
-	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-
-	c->cmsg_level = SOL_TLS;
-	c->cmsg_type = TLS_SET_RECORD_TYPE;
-	c->cmsg_len = CMSG_LEN(1);
-	*CMSG_DATA(c) = type;
-	return sendmsg(fd, &msg, MSG_NOSIGNAL);
-}
-
-static ssize_t recv_typed(int fd, void *buf, size_t len, int *type)
-{
-	char cbuf[CMSG_SPACE(1)] = {};
-	struct iovec iov = { buf, len };
-	struct msghdr msg = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
-	};
-	struct cmsghdr *c;
-	ssize_t n = recvmsg(fd, &msg, 0);
-
-	*type = -1;
-	if (n < 0)
-		return n;
-	for (c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
-		if (c->cmsg_level == SOL_TLS &&
-		    c->cmsg_type == TLS_GET_RECORD_TYPE)
-			*type = *CMSG_DATA(c);
-	return n;
-}
-
 /* TLS 1.3 KeyUpdate from @tx to @rx, direction @dir, to generation 1 */
 static int key_update(int tx, int rx, int dir, const char *name)
 {
@@ -785,14 +704,14 @@ static int key_update(int tx, int rx, int dir, const char *name)
 static int check_getsockopt(int fd, int opt, const char *call)
 {
 	u8 buf[128];
-	socklen_t len = info_size();
+	socklen_t len = info_size(cip);
 	struct tls_crypto_info *h = (void *)buf;
 	long rc;
 
 	RETRY(call, fd, getsockopt(fd, SOL_TLS, opt, buf, &len), rc);
 	if (rc < 0)
 		return -1;
-	if (len != info_size() || h->version != version ||
+	if (len != info_size(cip) || h->version != version ||
 	    h->cipher_type != cip->type) {
 		failf("%s: length %u, version %#x, cipher %u", call, len,
 		      h->version, h->cipher_type);
@@ -846,7 +765,7 @@ static void close_checked(int *fd, const char *call)
 	if (*fd < 0)
 		return;
 	if (close(*fd))
-		failf("%s: %s", call, ename(errno));
+		failf("%s: %s", call, short_ename(errno));
 	*fd = -1;
 }
 
@@ -866,7 +785,7 @@ static void scenario(int *fds)
 	if (rc < 0)
 		return;
 	*lfd = rc;
-	timeouts(*lfd);
+	set_timeouts(*lfd, RCV_MS, SND_MS);
 	RETRY("bind", *lfd, bind(*lfd, (void *)&a, sizeof(a)), rc);
 	if (rc < 0)
 		return;
@@ -880,7 +799,7 @@ static void scenario(int *fds)
 	if (rc < 0)
 		return;
 	*c = rc;
-	timeouts(*c);
+	set_timeouts(*c, RCV_MS, SND_MS);
 	RETRY("connect", *c, connect(*c, (void *)&a, sizeof(a)), rc);
 	if (rc < 0)
 		return;
@@ -888,7 +807,7 @@ static void scenario(int *fds)
 	if (rc < 0)
 		return;
 	*s = rc;
-	timeouts(*s);
+	set_timeouts(*s, RCV_MS, SND_MS);
 	if (sopt(*c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one),
 		 "setsockopt(TCP_NODELAY)"))
 		return;
@@ -1011,9 +930,9 @@ static void settle_fds(int *fds, int n)
 		if (getsockopt(fds[i], SOL_SOCKET, SO_ERROR, &err, &len) &&
 		    errno != ENOTSOCK)
 			failf("getsockopt(SO_ERROR) after the errno: %s",
-			      ename(errno));
+			      short_ename(errno));
 		if (poll(&p, 1, 0) < 0)
-			failf("poll after the errno: %s", ename(errno));
+			failf("poll after the errno: %s", short_ename(errno));
 	}
 }
 
@@ -1110,7 +1029,7 @@ static void oracle(void)
 	s = accept(l, NULL, NULL);
 	if (s < 0)
 		die("oracle accept: %s", strerror(errno));
-	timeouts(s);
+	set_timeouts(s, RCV_MS, SND_MS);
 	setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (setsockopt(c, IPPROTO_TCP, TCP_ULP, "tls", 3))
 		die("TCP_ULP tls: %s (no tls ULP?)", strerror(errno));
@@ -1173,9 +1092,9 @@ int main(int argc, char **argv)
 			version = !strcmp(v, "12") ? TLS_1_2_VERSION :
 				  !strcmp(v, "13") ? TLS_1_3_VERSION : 0;
 		else if (!strcmp(o, "--cipher"))
-			for (i = 0; i < sizeof(ciphers) / sizeof(*ciphers); i++)
-				cip = !strcmp(v, ciphers[i].name) ?
-				      &ciphers[i] : cip;
+			for (i = 0; i < KTLS_NCIPHERS; i++)
+				cip = !strcmp(v, ktls_ciphers[i].name) ?
+				      &ktls_ciphers[i] : cip;
 		else if (!strcmp(o, "--max-steps"))
 			max_steps = atol(v);
 		else if (!strcmp(o, "--step"))

@@ -99,20 +99,14 @@
 
 #include <openssl/evp.h>
 
-typedef uint8_t u8;
-typedef uint16_t u16;
-typedef uint32_t u32;
-typedef uint64_t u64;
+#define KTLS_PROG	"ktls-fuzz"
+#include "../lib/ktls-guest.h"
 
+/* the record types (T_CCS .. T_DATA) and HS_KEY_UPDATE: ktls-guest.h */
 #define HDR		5	/* type, version, length */
 #define TAG		16
 #define EXPLICIT	8	/* TLS 1.2 GCM/CCM nonce bytes on the wire */
 #define MAX_PLAIN	16384	/* 2^14 */
-#define T_CCS		20
-#define T_ALERT		21
-#define T_HS		22
-#define T_DATA		23
-#define HS_KEY_UPDATE	24
 
 #define MAX_GEN		6	/* key generations: 5 KeyUpdates at most */
 #define STRANGER	MAX_GEN	/* keys[STRANGER]: keys the reader never has */
@@ -122,58 +116,13 @@ typedef uint64_t u64;
 #define TRACE_LINES	24
 #define MAX_OPS		3000	/* reads in one case before "no progress" */
 
-static void die(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	fprintf(stderr, "ktls-fuzz: ");
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(2);
-}
-
-static void *xzalloc(size_t n)
-{
-	void *p = calloc(1, n ? n : 1);
-
-	if (!p)
-		die("out of memory");
-	return p;
-}
-
-static long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000;
-}
-
-static void sleep_us(long us)
-{
-	struct timespec ts = { us / 1000000, (us % 1000000) * 1000 };
-
-	nanosleep(&ts, NULL);
-}
-
 /* ---- random numbers -------------------------------------------------- */
 
 /*
- * splitmix64: one 64-bit state per stream, so that a case's streams are
- * made from (seed, case, stream) directly, without running the cases
- * before it.
+ * The generator (splitmix64, ktls-guest.h) keeps one 64-bit state per
+ * stream, so that a case's streams are made from (seed, case, stream)
+ * directly, without running the cases before it.
  */
-static u64 rnd(u64 *s)
-{
-	u64 z = (*s += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
 static u64 stream_seed(u64 seed, u64 id, u64 which)
 {
 	u64 s = seed ^ 0x6b746c732d66757aULL;	/* "ktls-fuz" */
@@ -181,23 +130,6 @@ static u64 stream_seed(u64 seed, u64 id, u64 which)
 	s = rnd(&s) ^ id;
 	s = rnd(&s) ^ which;
 	return rnd(&s);
-}
-
-/* A number in [0, n) */
-static u64 below(u64 *s, u64 n)
-{
-	return n ? rnd(s) % n : 0;
-}
-
-/* A number in [lo, hi] */
-static u64 between(u64 *s, u64 lo, u64 hi)
-{
-	return hi <= lo ? lo : lo + below(s, hi - lo + 1);
-}
-
-static bool chance(u64 *s, unsigned int percent)
-{
-	return below(s, 100) < percent;
 }
 
 static void fill_random(u64 *s, u8 *p, size_t n)
@@ -3776,30 +3708,13 @@ static void check_ulp(void)
 	die("the \"tls\" ULP is not registered (tcp_available_ulp: %s)", buf);
 }
 
-/* A network namespace of our own, loopback up */
-static void own_netns(void)
-{
-	struct ifreq ifr = { .ifr_name = "lo" };
-	int fd;
-
-	if (unshare(CLONE_NEWNET))
-		die("unshare(CLONE_NEWNET): %s (run as root)", strerror(errno));
-	fd = socket(AF_INET, SOCK_DGRAM, 0);
-	if (fd < 0 || ioctl(fd, SIOCGIFFLAGS, &ifr))
-		die("lo: %s", strerror(errno));
-	ifr.ifr_flags |= IFF_UP;
-	if (ioctl(fd, SIOCSIFFLAGS, &ifr))
-		die("lo up: %s", strerror(errno));
-	close(fd);
-}
-
 static void setup(int mode)
 {
 	pthread_t wd;
 
 	check_ulp();
 	signal(SIGPIPE, SIG_IGN);
-	own_netns();
+	netns();
 	sock_setup();
 	if (mode != MODE_SOCK)
 		pkt_setup();

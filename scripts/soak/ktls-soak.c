@@ -99,12 +99,8 @@
 
 #include <openssl/evp.h>
 
-#ifndef SOL_TLS
-#define SOL_TLS		282
-#endif
-
-typedef uint8_t u8;
-typedef uint64_t u64;
+#define KTLS_PROG	"ktls-soak"
+#include "../lib/ktls-guest.h"
 
 #define STEP_MAX	(256 * 1024)		/* bytes per call, at most */
 #define FILE_SIZE	(8u << 20)		/* the sendfile() source */
@@ -112,10 +108,6 @@ typedef uint64_t u64;
 #define REKEY_MIN	(64 * 1024)
 #define REKEY_MAX	(4u << 20)
 #define INJECT_AT	(64 * 1024)
-#define T_HS		22
-#define T_DATA		23
-#define HS_KEY_UPDATE	24
-#define KU_LEN		5
 
 /* ---- small things ------------------------------------------------------ */
 
@@ -126,26 +118,6 @@ static int clock_fd = -1;		/* --clock: the host's time */
 
 enum { INJ_NONE, INJ_DATA, INJ_STALL };
 static int inject;
-
-static void die(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	fprintf(stderr, "ktls-soak: ");
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(2);
-}
-
-static long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000;
-}
 
 /*
  * The time from the host (--clock FILE, a file on a 9p share): the mtime
@@ -164,30 +136,6 @@ static long host_ms(void)
 	return st.st_mtim.tv_sec * 1000L + st.st_mtim.tv_nsec / 1000000;
 }
 
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
-
-	nanosleep(&ts, NULL);
-}
-
-static const char *ename(int e)
-{
-	const char *n = e ? strerrorname_np(e) : "0";
-
-	return n ? n : "E?";
-}
-
-/* splitmix64 */
-static u64 rnd(u64 *s)
-{
-	u64 z = (*s += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
 /* a PRNG state for one purpose (@what) of the run's seed */
 static u64 stream(u64 what)
 {
@@ -195,21 +143,6 @@ static u64 stream(u64 what)
 
 	s = rnd(&s) ^ what;
 	return rnd(&s);
-}
-
-static u64 below(u64 *s, u64 n)
-{
-	return n ? rnd(s) % n : 0;
-}
-
-static u64 between(u64 *s, u64 lo, u64 hi)
-{
-	return hi <= lo ? lo : lo + below(s, hi - lo + 1);
-}
-
-static bool chance(u64 *s, unsigned int percent)
-{
-	return below(s, 100) < percent;
 }
 
 /* 1 .. STEP_MAX: a quarter tiny, a quarter under a page, half anything */
@@ -227,31 +160,18 @@ static size_t step_size(u64 *s)
 
 /* ---- ciphers and keys ---------------------------------------------------- */
 
-struct cipher {
-	const char *name;
-	int type, iv, key, salt, seq;
-};
-
-static const struct cipher ciphers[] = {
-	{ "aes-gcm-128", TLS_CIPHER_AES_GCM_128, 8, 16, 4, 8 },
-	{ "aes-gcm-256", TLS_CIPHER_AES_GCM_256, 8, 32, 4, 8 },
-	{ "chacha20-poly1305", TLS_CIPHER_CHACHA20_POLY1305, 12, 32, 0, 8 },
-	{ "aes-ccm-128", TLS_CIPHER_AES_CCM_128, 8, 16, 4, 8 },
-};
-#define NCIPHERS (sizeof(ciphers) / sizeof(ciphers[0]))
-
 static int tls_version = TLS_1_3_VERSION;
 
 /*
  * The crypto_info of direction @dir, key generation @gen (KeyUpdates so
  * far), made from the seed: both ends make the same. Returns its size.
  */
-static size_t key_make(const struct cipher *c, int dir, unsigned int gen,
+static size_t key_make(const struct ktls_cipher *c, int dir, unsigned int gen,
 		       u8 *buf)
 {
 	struct tls_crypto_info *h = (void *)buf;
 	size_t fixed = c->iv + c->key + c->salt, i;
-	size_t n = sizeof(*h) + fixed + c->seq;
+	size_t n = info_size(c);
 	u64 s = stream(0x6b6579000000ULL | (u64)dir << 24 | gen);
 	u8 *p = buf + sizeof(*h);
 
@@ -266,7 +186,7 @@ static size_t key_make(const struct cipher *c, int dir, unsigned int gen,
 	return n;
 }
 
-static int set_keys(int fd, int opt, const struct cipher *c, int dir,
+static int set_keys(int fd, int opt, const struct ktls_cipher *c, int dir,
 		    unsigned int gen)
 {
 	u8 buf[128];
@@ -277,40 +197,12 @@ static int set_keys(int fd, int opt, const struct cipher *c, int dir,
 
 /* ---- sockets ------------------------------------------------------------- */
 
-static void set_int(int fd, int level, int opt, int val)
-{
-	setsockopt(fd, level, opt, &val, sizeof(val));
-}
-
-static int tcp_socket(void)
-{
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	if (fd < 0)
-		die("socket: %s", strerror(errno));
-	return fd;
-}
-
-static int listener(int *port)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET };
-	socklen_t len = sizeof(a);
-	int fd = tcp_socket();
-
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (bind(fd, (void *)&a, sizeof(a)) || listen(fd, 16) ||
-	    getsockname(fd, (void *)&a, &len))
-		die("listener: %s", strerror(errno));
-	*port = ntohs(a.sin_port);
-	return fd;
-}
-
 /*
  * A connected pair of kTLS sockets, keys set both ways: fd[0] (end A)
  * sends direction 0 with cipher @c0 and reads direction 1 (@c1).
  */
-static void make_pair(int lfd, int port, const struct cipher *c0,
-		      const struct cipher *c1, int fd[2])
+static void make_pair(int lfd, int port, const struct ktls_cipher *c0,
+		      const struct ktls_cipher *c1, int fd[2])
 {
 	struct sockaddr_in a = { .sin_family = AF_INET };
 	int err;
@@ -323,11 +215,7 @@ static void make_pair(int lfd, int port, const struct cipher *c0,
 	fd[1] = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
 	if (fd[1] < 0)
 		die("accept: %s", strerror(errno));
-	set_int(fd[0], IPPROTO_TCP, TCP_NODELAY, 1);
-	set_int(fd[1], IPPROTO_TCP, TCP_NODELAY, 1);
-	if (setsockopt(fd[0], IPPROTO_TCP, TCP_ULP, "tls", sizeof("tls")) ||
-	    setsockopt(fd[1], IPPROTO_TCP, TCP_ULP, "tls", sizeof("tls")))
-		die("TCP_ULP tls: %s (is the tls ULP there?)", strerror(errno));
+	pair_attach(fd);
 	err = set_keys(fd[0], TLS_TX, c0, 0, 0);
 	if (!err)
 		err = set_keys(fd[1], TLS_RX, c0, 0, 0);
@@ -347,52 +235,6 @@ static void make_pipe(int p[2])
 		die("F_SETPIPE_SZ %d: %s", PIPE_SIZE, strerror(errno));
 }
 
-/* one record of type @type, one sendmsg() */
-static ssize_t send_typed(int fd, u8 type, const void *buf, size_t len)
-{
-	char cbuf[CMSG_SPACE(1)] = {};
-	struct iovec iov = { (void *)buf, len };
-	struct msghdr msg = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
-	};
-	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-
-	c->cmsg_level = SOL_TLS;
-	c->cmsg_type = TLS_SET_RECORD_TYPE;
-	c->cmsg_len = CMSG_LEN(1);
-	*CMSG_DATA(c) = type;
-	return sendmsg(fd, &msg, MSG_NOSIGNAL);
-}
-
-/*
- * recvmsg() with room for the record type: the type in *type, else -1;
- * *eor: the call ended at the end of a record (MSG_EOR)
- */
-static ssize_t recv_typed(int fd, void *buf, size_t len, int flags, int *type,
-			  bool *eor)
-{
-	char cbuf[CMSG_SPACE(1)] = {};
-	struct iovec iov = { buf, len };
-	struct msghdr msg = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
-	};
-	struct cmsghdr *c;
-	ssize_t n = recvmsg(fd, &msg, flags);
-
-	*type = -1;
-	*eor = false;
-	if (n < 0)
-		return n;
-	*eor = msg.msg_flags & MSG_EOR;
-	for (c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
-		if (c->cmsg_level == SOL_TLS &&
-		    c->cmsg_type == TLS_GET_RECORD_TYPE)
-			*type = *CMSG_DATA(c);
-	return n;
-}
-
 /* ---- the directions ------------------------------------------------------ */
 
 static u8 *fbuf;		/* the memfd's bytes */
@@ -409,7 +251,7 @@ struct dir {
 	int id;			/* 0: A->B, 1: B->A */
 	const char *name;
 	int wfd, rfd;
-	const struct cipher *c;
+	const struct ktls_cipher *c;
 	bool rekey;
 	EVP_MD_CTX *hs, *hr;
 	u8 ds[32], dr[32];
@@ -790,38 +632,6 @@ static void *reader(void *arg)
 
 /* ---- the run ------------------------------------------------------------- */
 
-static long tls_stat(const char *name)
-{
-	FILE *f = fopen("/proc/self/net/tls_stat", "r");
-	char key[64];
-	long v, found = -1;
-
-	if (!f)
-		return -1;
-	while (fscanf(f, "%63s %ld", key, &v) == 2)
-		if (!strcmp(key, name))
-			found = v;
-	fclose(f);
-	return found;
-}
-
-static void netns(void)
-{
-	struct ifreq ifr = {};
-	int fd;
-
-	if (unshare(CLONE_NEWNET))
-		die("unshare(CLONE_NEWNET): %s (run as root)", strerror(errno));
-	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	strcpy(ifr.ifr_name, "lo");
-	if (fd < 0 || ioctl(fd, SIOCGIFFLAGS, &ifr))
-		die("lo: %s", strerror(errno));
-	ifr.ifr_flags |= IFF_UP;
-	if (ioctl(fd, SIOCSIFFLAGS, &ifr))
-		die("lo up: %s", strerror(errno));
-	close(fd);
-}
-
 /* the memfd (shmem) of random bytes that sendfile() reads */
 static void make_file(void)
 {
@@ -861,9 +671,9 @@ static void hold_sockets(int n)
 
 	if (setrlimit(RLIMIT_NOFILE, &rl))
 		die("RLIMIT_NOFILE %d: %s", n + 64, strerror(errno));
-	lfd = listener(&port);
+	lfd = listener(0, &port);
 	for (i = 0; i < n; i += 2)
-		make_pair(lfd, port, &ciphers[0], &ciphers[0], fd);
+		make_pair(lfd, port, &ktls_ciphers[0], &ktls_ciphers[0], fd);
 	close(lfd);
 	printf("holding %d kTLS sockets\n", i);
 	fflush(stdout);
@@ -876,25 +686,11 @@ static void usage(void)
 	die("usage: ktls-soak [--seed S] [--seconds N] [--clock FILE] [--cipher NAME] [--tls12] [--watchdog SECS] [--inject data|stall] [--inject-leak N]");
 }
 
-static unsigned long num(const char *s)
-{
-	unsigned long v;
-	char *end;
-
-	if (!s)
-		usage();
-	errno = 0;
-	v = strtoul(s, &end, 0);
-	if (errno || *end || end == s)
-		usage();
-	return v;
-}
-
 int main(int argc, char **argv)
 {
 	unsigned long seconds = 60, wd_secs = 60, leak = 0;
 	long h_start, h_now, g_ms;
-	const struct cipher *cs[2] = { &ciphers[0], &ciphers[0] };
+	const struct ktls_cipher *cs[2] = { ktls_ciphers, ktls_ciphers };
 	pthread_t th[4];
 	long last_report, left;
 	int lfd, port, fd[2], a, i, failed = 0;
@@ -927,10 +723,10 @@ int main(int argc, char **argv)
 		} else if (!strcmp(o, "--cipher") && v) {
 			size_t k;
 
-			for (k = 0; k < NCIPHERS; k++)
-				if (!strcmp(v, ciphers[k].name))
-					cs[0] = cs[1] = &ciphers[k];
-			if (k == NCIPHERS && strcmp(v, cs[0]->name))
+			for (k = 0; k < KTLS_NCIPHERS; k++)
+				if (!strcmp(v, ktls_ciphers[k].name))
+					cs[0] = cs[1] = &ktls_ciphers[k];
+			if (k == KTLS_NCIPHERS && strcmp(v, cs[0]->name))
 				usage();
 		} else {
 			usage();
@@ -943,7 +739,7 @@ int main(int argc, char **argv)
 	netns();
 	make_file();
 
-	lfd = listener(&port);
+	lfd = listener(0, &port);
 	make_pair(lfd, port, cs[0], cs[1], fd);
 	close(lfd);
 	for (i = 0; i < 2; i++) {
@@ -1086,12 +882,7 @@ int main(int argc, char **argv)
 	       g_ms / 1000.0);
 
 	/* every socket is closed: no kTLS state may be left */
-	for (i = 0; i < 50; i++) {
-		left = tls_stat("TlsCurrTxSw") + tls_stat("TlsCurrRxSw");
-		if (left <= 0)
-			break;
-		sleep_ms(100);
-	}
+	left = tls_left();
 	printf("tls_stat after close: TlsCurrTxSw %ld, TlsCurrRxSw %ld, TlsTxRekeyOk %ld, TlsRxRekeyOk %ld\n",
 	       tls_stat("TlsCurrTxSw"), tls_stat("TlsCurrRxSw"),
 	       tls_stat("TlsTxRekeyOk"), tls_stat("TlsRxRekeyOk"));

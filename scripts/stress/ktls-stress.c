@@ -138,23 +138,13 @@
 #include <linux/tcp.h>
 #include <linux/tls.h>
 
-#ifndef SOL_TLS
-#define SOL_TLS		282
-#endif
-
-typedef uint8_t u8;
-typedef uint16_t u16;
-typedef uint32_t u32;
-typedef uint64_t u64;
+#define KTLS_PROG	"ktls-stress"
+#include "../lib/ktls-guest.h"
 
 #define MAX_THREADS	8
 #define CHUNK_HDR	20		/* magic, thread, seq, length, checksum */
 #define CHUNK_MAX	(60 * 1024)	/* header included: 15 pages */
 #define CHUNK_MAGIC	0x6b746c73u	/* "ktls" */
-#define T_HS		22
-#define T_DATA		23
-#define HS_KEY_UPDATE	24
-#define KEY_UPDATE_LEN	5
 #define SLOT		(64 * 1024)	/* one sendfile() source slot */
 #define SLOTS		8
 #define FAIL_PRINT	6		/* failure lines printed per round */
@@ -168,84 +158,15 @@ static const char *const scen_name[S_NUM] = {
 /* how often each is drawn, of 16 */
 static const unsigned int scen_weight[S_NUM] = { 4, 2, 3, 3, 2, 2 };
 
-/* ---- small things ------------------------------------------------------ */
+/* ---- random numbers (the generator: ktls-guest.h) ---------------------- */
 
-static void die(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	fprintf(stderr, "ktls-stress: ");
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(2);
-}
-
-static void *xzalloc(size_t n)
-{
-	void *p = calloc(1, n ? n : 1);
-
-	if (!p)
-		die("out of memory");
-	return p;
-}
-
-static long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
-
-	nanosleep(&ts, NULL);
-}
-
-static const char *ename(int e)
-{
-	const char *n = e ? strerrorname_np(e) : "0";
-
-	return n ? n : "E?";
-}
-
-/* splitmix64: one state per stream; a round's streams come from its seed */
-static u64 rnd(u64 *s)
-{
-	u64 z = (*s += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
+/* A PRNG state from two numbers: a round's from the seed and its number */
 static u64 mix(u64 a, u64 b)
 {
 	u64 s = a ^ 0x6b746c732d737472ULL;	/* "ktls-str" */
 
 	s = rnd(&s) ^ b;
 	return rnd(&s);
-}
-
-/* [0, n) */
-static u64 below(u64 *s, u64 n)
-{
-	return n ? rnd(s) % n : 0;
-}
-
-/* [lo, hi] */
-static u64 between(u64 *s, u64 lo, u64 hi)
-{
-	return hi <= lo ? lo : lo + below(s, hi - lo + 1);
-}
-
-static bool chance(u64 *s, unsigned int percent)
-{
-	return below(s, 100) < percent;
 }
 
 /* A size: mostly small, sometimes up to @max */
@@ -301,7 +222,7 @@ struct round {
 	unsigned long no;
 	enum scen scen;
 	int version;		/* TLS_1_2_VERSION or TLS_1_3_VERSION */
-	const struct cipher *cipher;
+	const struct ktls_cipher *cipher;
 	int failures;		/* atomic */
 };
 
@@ -405,29 +326,11 @@ static void wd_arm(struct round *r)
 
 /* ---- ciphers and keys --------------------------------------------------- */
 
-struct cipher {
-	const char *name;
-	int type, iv, key, salt, seq;
-};
-
-static const struct cipher ciphers[] = {
-	{ "aes-gcm-128", TLS_CIPHER_AES_GCM_128, 8, 16, 4, 8 },
-	{ "aes-gcm-256", TLS_CIPHER_AES_GCM_256, 8, 32, 4, 8 },
-	{ "chacha20-poly1305", TLS_CIPHER_CHACHA20_POLY1305, 12, 32, 0, 8 },
-	{ "aes-ccm-128", TLS_CIPHER_AES_CCM_128, 8, 16, 4, 8 },
-};
-
-static size_t info_size(const struct cipher *c)
-{
-	return sizeof(struct tls_crypto_info) + c->iv + c->key + c->salt +
-	       c->seq;
-}
-
 /*
  * The crypto_info of direction @dir (0: from the connecting end, 1: to
  * it), key generation @gen (KeyUpdates so far): both ends make the same.
  */
-static size_t key_make(const struct round *r, const struct cipher *c,
+static size_t key_make(const struct round *r, const struct ktls_cipher *c,
 		       int dir, unsigned int gen, u8 *buf)
 {
 	struct tls_crypto_info *h = (void *)buf;
@@ -457,52 +360,11 @@ static int set_keys(const struct round *r, int fd, int opt, int dir,
 
 /* ---- sockets -------------------------------------------------------------- */
 
-static void set_int(int fd, int level, int opt, int val)
-{
-	setsockopt(fd, level, opt, &val, sizeof(val));
-}
-
-static void set_timeouts(int fd, long rcv_ms, long snd_ms)
-{
-	struct timeval r = { rcv_ms / 1000, (rcv_ms % 1000) * 1000 };
-	struct timeval s = { snd_ms / 1000, (snd_ms % 1000) * 1000 };
-
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &r, sizeof(r));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &s, sizeof(s));
-}
-
 static void set_linger0(int fd)
 {
 	struct linger l = { 1, 0 };
 
 	setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
-}
-
-static int tcp_socket(void)
-{
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	if (fd < 0)
-		die("socket: %s", strerror(errno));
-	return fd;
-}
-
-/* A listener on 127.0.0.1, any port; @rcvbuf > 0 for its children */
-static int listener(int rcvbuf, int *port)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET };
-	socklen_t len = sizeof(a);
-	int fd = tcp_socket();
-
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1);
-	if (rcvbuf > 0)
-		set_int(fd, SOL_SOCKET, SO_RCVBUF, rcvbuf);
-	if (bind(fd, (void *)&a, sizeof(a)) || listen(fd, 64) ||
-	    getsockname(fd, (void *)&a, &len))
-		die("listener: %s", strerror(errno));
-	*port = ntohs(a.sin_port);
-	return fd;
 }
 
 static int connect_to(int fd, int port)
@@ -537,12 +399,6 @@ static int ulp_of(int fd)
 	return strcmp(name, "tls") ? -1 : 1;
 }
 
-static int attach(int fd)
-{
-	return setsockopt(fd, IPPROTO_TCP, TCP_ULP, "tls", sizeof("tls")) ?
-	       errno : 0;
-}
-
 struct pair_opt {
 	int a_sndbuf, a_rcvbuf, b_sndbuf, b_rcvbuf;	/* 0: default */
 	bool no_keys;
@@ -570,11 +426,7 @@ static void make_pair(struct round *r, const struct pair_opt *o, int fd[2])
 	close(lfd);
 	if (o->b_sndbuf)
 		set_int(fd[1], SOL_SOCKET, SO_SNDBUF, o->b_sndbuf);
-	set_int(fd[0], IPPROTO_TCP, TCP_NODELAY, 1);
-	set_int(fd[1], IPPROTO_TCP, TCP_NODELAY, 1);
-	if (attach(fd[0]) || attach(fd[1]))
-		die("TCP_ULP tls: %s (is the tls ULP there?)",
-		    strerror(errno));
+	pair_attach(fd);
 	if (o->no_keys)
 		return;
 	if ((err = set_keys(r, fd[0], TLS_TX, 0, 0)) ||
@@ -622,46 +474,6 @@ static void spawn(pthread_t *t, void *(*fn)(void *), void *arg)
 
 	if (err)
 		die("pthread_create: %s", strerror(err));
-}
-
-/* A record of type @type with @len bytes, one sendmsg() */
-static ssize_t send_typed(int fd, u8 type, const void *buf, size_t len)
-{
-	char cbuf[CMSG_SPACE(1)] = {};
-	struct iovec iov = { (void *)buf, len };
-	struct msghdr msg = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
-	};
-	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-
-	c->cmsg_level = SOL_TLS;
-	c->cmsg_type = TLS_SET_RECORD_TYPE;
-	c->cmsg_len = CMSG_LEN(1);
-	*CMSG_DATA(c) = type;
-	return sendmsg(fd, &msg, MSG_NOSIGNAL);
-}
-
-/* recvmsg() with room for the record type: its type in *type, else -1 */
-static ssize_t recv_typed(int fd, void *buf, size_t len, int flags, int *type)
-{
-	char cbuf[CMSG_SPACE(1)] = {};
-	struct iovec iov = { buf, len };
-	struct msghdr msg = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
-	};
-	struct cmsghdr *c;
-	ssize_t n = recvmsg(fd, &msg, flags);
-
-	*type = -1;
-	if (n < 0)
-		return n;
-	for (c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
-		if (c->cmsg_level == SOL_TLS &&
-		    c->cmsg_type == TLS_GET_RECORD_TYPE)
-			*type = *CMSG_DATA(c);
-	return n;
 }
 
 /* ---- scenarios: integrity ------------------------------------------------- */
@@ -871,7 +683,7 @@ static void *integ_rekeyer(void *arg)
 {
 	struct integ *g = arg;
 	u64 rng = mix(g->r->seed, 0x72656b6579ULL);
-	u8 ku[KEY_UPDATE_LEN] = { HS_KEY_UPDATE, 0, 0, 1, 0 };
+	u8 ku[KU_LEN] = { HS_KEY_UPDATE, 0, 0, 1, 0 };
 
 	while (__atomic_load_n(&g->senders_left, __ATOMIC_ACQUIRE)) {
 		ssize_t n;
@@ -1055,7 +867,7 @@ static bool integ_control(struct reader *rd, const u8 *got, ssize_t n,
 	int err;
 
 	if (!got) {
-		n = recv_typed(g->fd[1], buf, sizeof(buf), 0, &type);
+		n = recv_typed(g->fd[1], buf, sizeof(buf), 0, &type, NULL);
 		err = errno;
 		count_call(r, n, err);
 		if (n < 0 && (err == EAGAIN || err == EKEYEXPIRED))
@@ -1074,7 +886,7 @@ static bool integ_control(struct reader *rd, const u8 *got, ssize_t n,
 			return true;
 		got = buf;
 	}
-	if (type != T_HS || n != KEY_UPDATE_LEN || got[0] != HS_KEY_UPDATE ||
+	if (type != T_HS || n != KU_LEN || got[0] != HS_KEY_UPDATE ||
 	    got[3] != 1) {
 		failf(r, "reader %d: unexpected record type %d, %zd bytes (first %#x)",
 		      rd->id, type, n, n > 0 ? got[0] : 0);
@@ -1126,8 +938,8 @@ static void *integ_reader(void *arg)
 			n = read(fd, rd->buf, want);
 			break;
 		case 2:
-			n = recv_typed(fd, rd->buf, want < KEY_UPDATE_LEN ?
-				       KEY_UPDATE_LEN : want, 0, &type);
+			n = recv_typed(fd, rd->buf, want < KU_LEN ?
+				       KU_LEN : want, 0, &type, NULL);
 			break;
 		case 3:
 			n = recv(fd, rd->buf, want, MSG_WAITALL);
@@ -1967,7 +1779,7 @@ static void *rk_reader(void *arg)
 			errno = err;
 			break;
 		default:
-			n = recv_typed(k->fd[1], buf, len, 0, &type);
+			n = recv_typed(k->fd[1], buf, len, 0, &type, NULL);
 			break;
 		}
 		err = errno;
@@ -2014,7 +1826,7 @@ static void *rk_setter(void *arg)
 							      __ATOMIC_RELAXED);
 
 			if (!id && tls13 && chance(&rng, 50)) {
-				u8 ku[KEY_UPDATE_LEN] = { HS_KEY_UPDATE, 0,
+				u8 ku[KU_LEN] = { HS_KEY_UPDATE, 0,
 							  0, 1, 0 };
 				ssize_t s = send_typed(fd, T_HS, ku,
 						       sizeof(ku));
@@ -2034,8 +1846,8 @@ static void *rk_setter(void *arg)
 		}
 		case 2: {
 			/* another cipher: EINVAL, keys kept */
-			const struct cipher *c = &ciphers[(r->cipher - ciphers +
-							   1) % 3];
+			size_t next = (r->cipher - ktls_ciphers + 1) % 3;
+			const struct ktls_cipher *c = &ktls_ciphers[next];
 
 			n = key_make(r, c, id, 99, buf);
 			err = setsockopt(fd, SOL_TLS, opt, buf, n) ? errno : 0;
@@ -2452,7 +2264,7 @@ static int run_round(unsigned long no, int only)
 		return 0;
 	r.version = chance(&rng, 80) ? TLS_1_3_VERSION : TLS_1_2_VERSION;
 	/* mostly AES-GCM: TCG emulates AES-NI; CCM is the slow one */
-	r.cipher = &ciphers[below(&rng, 10) < 6 ? 0 : 1 + below(&rng, 3)];
+	r.cipher = &ktls_ciphers[below(&rng, 10) < 6 ? 0 : 1 + below(&rng, 3)];
 	wd_arm(&r);
 	vlog(&r, "TLS 1.%d %s", r.version == TLS_1_3_VERSION ? 3 : 2,
 	     r.cipher->name);
@@ -2484,56 +2296,9 @@ static int run_round(unsigned long no, int only)
 	return r.failures != 0;
 }
 
-/* TlsCurrTxSw and TlsCurrRxSw of this namespace; -1 when unreadable */
-static long tls_stat(const char *name)
-{
-	FILE *f = fopen("/proc/self/net/tls_stat", "r");
-	char key[64];
-	long v, found = -1;
-
-	if (!f)
-		return -1;
-	while (fscanf(f, "%63s %ld", key, &v) == 2)
-		if (!strcmp(key, name))
-			found = v;
-	fclose(f);
-	return found;
-}
-
-static void netns(void)
-{
-	struct ifreq ifr = {};
-	int fd;
-
-	if (unshare(CLONE_NEWNET))
-		die("unshare(CLONE_NEWNET): %s (run as root)", strerror(errno));
-	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	strcpy(ifr.ifr_name, "lo");
-	if (fd < 0 || ioctl(fd, SIOCGIFFLAGS, &ifr))
-		die("lo: %s", strerror(errno));
-	ifr.ifr_flags |= IFF_UP;
-	if (ioctl(fd, SIOCSIFFLAGS, &ifr))
-		die("lo up: %s", strerror(errno));
-	close(fd);
-}
-
 static void usage(void)
 {
 	die("usage: ktls-stress [--seed S] [--seconds N | --rounds N | --round R [--repeat K]] [--scenario NAME] [--watchdog SECS] [--max-fail N] [--inject-fault data|hang] [-v]");
-}
-
-static unsigned long num(const char *s)
-{
-	char *end;
-	unsigned long v;
-
-	if (!s)
-		usage();
-	errno = 0;
-	v = strtoul(s, &end, 0);
-	if (errno || *end || end == s)
-		usage();
-	return v;
 }
 
 int main(int argc, char **argv)
@@ -2629,12 +2394,7 @@ int main(int argc, char **argv)
 		putchar('\n');
 	}
 	/* every socket is closed: no kTLS state may be left */
-	for (k = 0; k < 50; k++) {
-		leak = tls_stat("TlsCurrTxSw") + tls_stat("TlsCurrRxSw");
-		if (leak <= 0)
-			break;
-		sleep_ms(100);
-	}
+	leak = tls_left();
 	printf("tls_stat after close: TlsCurrTxSw %ld, TlsCurrRxSw %ld\n",
 	       tls_stat("TlsCurrTxSw"), tls_stat("TlsCurrRxSw"));
 	if (leak != 0) {

@@ -180,20 +180,44 @@ static struct tls_dev_tx *tls_dev_tx_alloc(struct sock *sk, struct tls_tx *tx)
 	return dev;
 }
 
+/**
+ * tls_dev_add() - offer one direction's keys to a device
+ * @netdev: the device, up when the route was read
+ * @sk: the socket, locked; tls_dev_rwsem held
+ * @dir: TLS_OFFLOAD_CTX_DIR_TX or TLS_OFFLOAD_CTX_DIR_RX
+ * @key: the keys, as user space set them (no record under them yet)
+ * @start: the TCP sequence number of the first record under them
+ *
+ * Return: the driver's tls_dev_add() result, or -ENODEV when the device
+ * went down since the route was read.
+ */
+int tls_dev_add(struct net_device *netdev, struct sock *sk,
+		enum tls_offload_ctx_dir dir, const struct tls_key *key,
+		u32 start)
+{
+	/* drivers copy what they keep of it */
+	u8 info[TLS_CIPHER_INFO_MAX];
+	int err;
+
+	if (!(netdev->flags & IFF_UP))
+		return -ENODEV;
+	tls_key_export(key, info);
+	err = netdev->tlsdev_ops->tls_dev_add(netdev, sk, dir,
+					      (struct tls_crypto_info *)info,
+					      start);
+	memzero_explicit(info, sizeof(info));
+	return err;
+}
+
 /* Offer the keys to @netdev; socket locked, tls_dev_rwsem held */
 static int tls_dev_tx_add(struct sock *sk, struct tls_dev_tx *dev,
 			  struct tls_tx *tx, struct net_device *netdev)
 {
-	struct tls_crypto_info *info = (struct tls_crypto_info *)tx->key.info;
-
-	/* a device that went down since the route was read has no say */
-	if (!(netdev->flags & IFF_UP))
-		return -ENODEV;
 	/* the first offloaded byte starts an skb of its own */
-	tcp_write_collapse_fence(sk);
-	return netdev->tlsdev_ops->tls_dev_add(netdev, sk,
-					       TLS_OFFLOAD_CTX_DIR_TX, info,
-					       tcp_sk(sk)->write_seq);
+	if (netdev->flags & IFF_UP)
+		tcp_write_collapse_fence(sk);
+	return tls_dev_add(netdev, sk, TLS_OFFLOAD_CTX_DIR_TX, &tx->key,
+			   tcp_sk(sk)->write_seq);
 }
 
 /* The keys are on @netdev: make the socket's skbs go to it marked */

@@ -144,6 +144,9 @@ void tls_dev_exit(void);
 void tls_dev_rx_link(struct tls_dev_rx *dev);
 bool tls_dev_rx_unlink(struct tls_dev_rx *dev);
 struct net_device *tls_dev_route(struct sock *sk);
+int tls_dev_add(struct net_device *netdev, struct sock *sk,
+		enum tls_offload_ctx_dir dir, const struct tls_key *key,
+		u32 start);
 
 /* device_rx.c */
 struct tls_dev_rx *tls_dev_rx_start(struct sock *sk, struct tls_sock *ts,

@@ -45,8 +45,7 @@ int tls_dev_fb_init(struct tls_dev_tx *dev, const struct tls_key *key)
 		dev->fb_aead = NULL;
 		return err;
 	}
-	err = crypto_aead_setkey(dev->fb_aead, key->info + tls_cipher_key_off(c),
-				 c->key_size);
+	err = crypto_aead_setkey(dev->fb_aead, key->secret, c->key_size);
 	if (!err)
 		err = crypto_aead_setauthsize(dev->fb_aead, TLS_CIPHER_TAG_SIZE);
 	if (err)
@@ -55,8 +54,8 @@ int tls_dev_fb_init(struct tls_dev_tx *dev, const struct tls_key *key)
 	dev->fb_rec = kmalloc(TLS_DEV_RECORD_MAX, GFP_KERNEL);
 	if (!dev->fb_req || !dev->fb_rec)
 		return -ENOMEM;
-	memcpy(dev->fb_salt, key->info + tls_cipher_salt_off(c),
-	       sizeof(dev->fb_salt));
+	/* salt || iv: the salt first */
+	memcpy(dev->fb_salt, key->nonce, sizeof(dev->fb_salt));
 	return 0;
 }
 

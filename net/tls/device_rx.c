@@ -97,11 +97,10 @@ static struct tls_dev_rx *tls_dev_rx_alloc(struct sock *sk,
 		goto fail;
 	}
 	if (!dev->scratch ||
-	    crypto_sync_skcipher_setkey(dev->ctr, key->info +
-					tls_cipher_key_off(c), c->key_size))
+	    crypto_sync_skcipher_setkey(dev->ctr, key->secret, c->key_size))
 		goto fail;
-	memcpy(dev->salt, key->info + tls_cipher_salt_off(c),
-	       sizeof(dev->salt));
+	/* salt || iv: the salt first */
+	memcpy(dev->salt, key->nonce, sizeof(dev->salt));
 	return dev;
 
 fail:
@@ -113,18 +112,12 @@ fail:
 static int tls_dev_rx_add(struct sock *sk, struct tls_rx *rx,
 			  struct net_device *netdev)
 {
-	struct tls_crypto_info *info = (struct tls_crypto_info *)rx->key.info;
-
-	/* a device that went down since the route was read has no say */
-	if (!(netdev->flags & IFF_UP))
-		return -ENODEV;
 	/*
 	 * The first byte TCP has not handed over starts the record the
 	 * keys' rec_seq numbers: the parser has not taken anything yet.
 	 */
-	return netdev->tlsdev_ops->tls_dev_add(netdev, sk,
-					       TLS_OFFLOAD_CTX_DIR_RX, info,
-					       tcp_sk(sk)->copied_seq);
+	return tls_dev_add(netdev, sk, TLS_OFFLOAD_CTX_DIR_RX, &rx->key,
+			   tcp_sk(sk)->copied_seq);
 }
 
 /**

@@ -10,6 +10,7 @@
 
 #include <crypto/gcm.h>
 #include <linux/debugfs.h>
+#include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/unaligned.h>
 #include <net/tls.h>
@@ -101,6 +102,8 @@ int tls_key_init(struct tls_key *key, const struct tls_cipher *cipher,
 	const struct tls_crypto_info *hdr = (const void *)info;
 	struct crypto_aead *aead = NULL;
 
+	if (WARN_ON_ONCE(cipher->key_size > sizeof(key->secret)))
+		return -EINVAL;
 	if (hdr->version == TLS_1_2_VERSION)
 		aead = tls_key_alloc12(cipher, info);
 	key->aad_in_iv = !!aead;
@@ -126,7 +129,8 @@ int tls_key_init(struct tls_key *key, const struct tls_cipher *cipher,
 	memcpy(key->nonce + cipher->salt_size,
 	       info + tls_cipher_iv_off(cipher), cipher->iv_size);
 	key->seq = get_unaligned_be64(info + tls_cipher_seq_off(cipher));
-	memcpy(key->info, info, cipher->info_size);
+	memcpy(key->secret, info + tls_cipher_key_off(cipher),
+	       cipher->key_size);
 	return 0;
 }
 
@@ -144,14 +148,20 @@ void tls_key_free(struct tls_key *key)
  *
  * What user space set, with the iv and rec_seq fields of the next record:
  * a TLS library that takes the connection back carries on from there.
+ * The fields fill the struct: none of its bytes is left unwritten.
  */
 void tls_key_export(const struct tls_key *key, u8 *info)
 {
+	struct tls_crypto_info *hdr = (struct tls_crypto_info *)info;
 	const struct tls_cipher *c = key->cipher;
 
-	memcpy(info, key->info, c->info_size);
+	BUILD_BUG_ON(sizeof(*hdr) != 4);
+	hdr->version = key->version;
+	hdr->cipher_type = c->type;
 	memcpy(info + tls_cipher_iv_off(c), key->nonce + c->salt_size,
 	       c->iv_size);
+	memcpy(info + tls_cipher_key_off(c), key->secret, c->key_size);
+	memcpy(info + tls_cipher_salt_off(c), key->nonce, c->salt_size);
 	put_unaligned_be64(key->seq, info + tls_cipher_seq_off(c));
 }
 
@@ -264,33 +274,79 @@ void tls_key_iv_explicit(const struct tls_key *key, u8 *iv, const u8 *explicit)
 /**
  * tls_key_req() - point a record's AEAD request at its buffers
  * @key: the direction's keys
- * @req: the request
- * @src: scatterlist whose entry 0 is the AAD, followed by the payload
+ * @op: the record's call: its IV from tls_key_iv() or
+ *	tls_key_iv_explicit(), its AAD from tls_key_aad()
+ * @src: scatterlist whose entry 0 is @op's AAD, followed by the payload
  * @dst: the same for the destination; may be @src
  * @cryptlen: bytes to encrypt, or to decrypt including the tag
- * @iv: the IV from tls_key_iv() or tls_key_iv_explicit()
- * @aad: the AAD from tls_key_aad(), which entry 0 points at
- * @aad_len: its length
+ * @aad_len: the AAD's length
  *
- * When @key->aad_in_iv the AAD goes into @iv instead and entry 0 is left
- * out: the transform then sees the record's payload and tag only. Calling
- * this again with the same arguments gives the same request.
+ * When @key->aad_in_iv the AAD goes into the IV instead and entry 0 is
+ * left out: the transform then sees the record's payload and tag only.
+ * Calling this again with the same arguments gives the same request.
  */
-void tls_key_req(const struct tls_key *key, struct aead_request *req,
+void tls_key_req(const struct tls_key *key, struct tls_key_op *op,
 		 struct scatterlist *src, struct scatterlist *dst,
-		 unsigned int cryptlen, u8 *iv, const u8 *aad,
-		 unsigned int aad_len)
+		 unsigned int cryptlen, unsigned int aad_len)
 {
+	struct aead_request *req = &op->req;
+
 	BUILD_BUG_ON(TLS_KEY_IV_MAX < GCM_RFC5288_IV_SIZE);
 	aead_request_set_tfm(req, key->aead);
 	if (key->aad_in_iv) {
-		memcpy(iv + GCM_RFC5288_NONCE_SIZE, aad, GCM_RFC5288_AAD_SIZE);
+		memcpy(op->iv + GCM_RFC5288_NONCE_SIZE, op->aad,
+		       GCM_RFC5288_AAD_SIZE);
 		src++;
 		dst++;
 		aad_len = 0;
 	}
-	aead_request_set_crypt(req, src, dst, cryptlen, iv);
+	aead_request_set_crypt(req, src, dst, cryptlen, op->iv);
 	aead_request_set_ad(req, aad_len);
+}
+
+/**
+ * tls_key_op_mem() - allocate the memory of one record's AEAD call
+ * @key: the direction's keys, whose transform the request is for
+ * @size: bytes of the caller's struct, which holds a struct tls_key_op last
+ * @off: where in it the struct tls_key_op is
+ * @gfp: allocation flags
+ *
+ * For a struct that holds one, use tls_key_op_alloc(), which works out
+ * @size and @off and checks the member's type; for a struct tls_key_op
+ * alone, @size is its size and @off 0.
+ *
+ * Return: the caller's struct, its request's transform set; or NULL.
+ */
+void *tls_key_op_mem(const struct tls_key *key, size_t size, size_t off,
+		     gfp_t gfp)
+{
+	unsigned int ctx_size = crypto_aead_reqsize(key->aead);
+	struct tls_key_op *op;
+	void *mem;
+
+	mem = kmalloc(size + ctx_size, gfp);
+	if (!mem)
+		return NULL;
+	op = mem + off;
+	op->ctx_size = ctx_size;
+	aead_request_set_tfm(&op->req, key->aead);
+	return mem;
+}
+
+/**
+ * tls_key_op_free() - free what tls_key_op_alloc() gave
+ * @mem: the caller's struct
+ * @op: the struct tls_key_op in it
+ *
+ * @op is wiped first: its IV holds the key's salt, and the request's
+ * context may hold state a transform derived from the key, which is why
+ * aead_request_free() wipes it too. The scatterlists before it hold no
+ * secret and are left as they are.
+ */
+void tls_key_op_free(void *mem, struct tls_key_op *op)
+{
+	memzero_explicit(op, sizeof(*op) + op->ctx_size);
+	kfree(mem);
 }
 
 /**

@@ -86,6 +86,13 @@ static int tls_rx_wait(struct sock *sk, struct tls_rx *rx, long *timeo,
 			return 0;
 		if (rx->part_wanted)
 			return -ENOMEM;
+		/*
+		 * As TCP: the peer's FIN (SOCK_DONE) is the end of the stream
+		 * even when a reset came after it. An error of our parser's
+		 * comes first: it was in the stream before the FIN.
+		 */
+		if (sock_flag(sk, SOCK_DONE) && !rx->stopped)
+			return TLS_RX_EOF;
 		if (READ_ONCE(sk->sk_err))
 			return TLS_RX_SKERR;
 		if (sk->sk_shutdown & RCV_SHUTDOWN)
@@ -215,6 +222,12 @@ static int tls_rx_cmsg(struct msghdr *msg, u8 type)
  * buffer that another thread of the reader writes meanwhile would fail a
  * good record, and with it the connection. GCM and ChaCha20-Poly1305
  * check the ciphertext, which lies in kernel memory.
+ *
+ * A TLS 1.3 record hides its type and may be padded: it is guessed to be
+ * unpadded data, and decrypted again the other way when it is not
+ * (tls_rx_open_user()). Data records come far more often than others,
+ * and few peers pad; one that does is found out (@rx->pad_seen) and no
+ * longer guessed for.
  */
 static bool tls_rx_direct(struct tls_rx *rx, struct msghdr *msg, int flags,
 			  int type)
@@ -224,7 +237,8 @@ static bool tls_rx_direct(struct tls_rx *rx, struct msghdr *msg, int flags,
 		return false;
 	if (type >= 0 && type != TLS_RECORD_TYPE_DATA)
 		return false;
-	return rx->key.version == TLS_1_2_VERSION || rx->no_pad;
+	return rx->key.version == TLS_1_2_VERSION || rx->no_pad ||
+	       rx->pad_seen < TLS_RX_PAD_SEEN_MAX;
 }
 
 /* Peeking decrypts ahead; bound what that keeps out of TCP's accounting */
@@ -612,15 +626,10 @@ int tls_rx_start(struct sock *sk, const struct tls_cipher *cipher,
 	err = tls_key_init(&rx->key, cipher, info);
 	if (err)
 		goto free;
-	rx->req = aead_request_alloc(rx->key.aead, sk->sk_allocation);
-	if (!rx->req) {
-		err = -ENOMEM;
-		goto free_key;
-	}
 	/* poll(), splice() and read_sock() must not read TCP's bytes */
 	err = tls_proto_ops_set(sk);
 	if (err)
-		goto free_req;
+		goto free_key;
 	skb_queue_head_init(&rx->queue);
 	/* TLS 1.2 AES-GCM records may be decrypted by the NIC */
 	rx->dev = tls_dev_rx_start(sk, ts, rx);
@@ -643,8 +652,6 @@ int tls_rx_start(struct sock *sk, const struct tls_cipher *cipher,
 	tls_rx_kick(sk, rx);
 	return 0;
 
-free_req:
-	aead_request_free(rx->req);
 free_key:
 	tls_key_free(&rx->key);
 free:
@@ -665,24 +672,15 @@ free:
  */
 int tls_rx_rekey(struct sock *sk, struct tls_rx *rx, const u8 *info)
 {
-	struct aead_request *req;
 	struct tls_key key = {};
 	int err;
 
 	err = tls_key_init(&key, rx->key.cipher, info);
 	if (err)
 		goto fail;
-	req = aead_request_alloc(key.aead, sk->sk_allocation);
-	if (!req) {
-		tls_key_free(&key);
-		err = -ENOMEM;
-		goto fail;
-	}
 	tls_key_free(&rx->key);
 	rx->key = key;
 	memzero_explicit(&key, sizeof(key));
-	aead_request_free(rx->req);
-	rx->req = req;
 	WRITE_ONCE(rx->expired, false);
 	tls_stat_inc(sock_net(sk), LINUX_MIB_TLSRXREKEYOK);
 	tls_rx_kick(sk, rx);
@@ -719,7 +717,6 @@ void tls_rx_stop(struct sock *sk, struct tls_rx *rx)
 	kfree_skb(rx->part);
 	tls_stat_dec(sock_net(sk), rx->dev ? LINUX_MIB_TLSCURRRXDEVICE :
 					     LINUX_MIB_TLSCURRRXSW);
-	aead_request_free(rx->req);
 	tls_key_free(&rx->key);
 	kfree(rx);
 }

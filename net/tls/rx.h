@@ -54,19 +54,22 @@ static inline struct tls_rx_msg *tls_rx_msg(struct sk_buff *skb)
  *	sk_err; nothing more is read from TCP
  * @expired: a TLS 1.3 KeyUpdate was decrypted: the records after it need
  *	the next keys (setsockopt(TLS_RX) again) before they can be read
- * @no_pad: TLS_RX_EXPECT_NO_PAD: TLS 1.3 records are decrypted straight
- *	into the reader's buffer, assuming they carry no padding
+ * @no_pad: TLS_RX_EXPECT_NO_PAD: the peer promised not to pad TLS 1.3
+ *	records; they are decrypted straight into the reader's buffer
+ * @pad_seen: TLS 1.3 records that turned out padded although the peer
+ *	promised nothing. Until %TLS_RX_PAD_SEEN_MAX of them, TLS 1.3 data
+ *	records are decrypted straight into the reader's buffer too, on the
+ *	guess that they carry no padding; from then on through kernel
+ *	memory, as a padding peer would otherwise cost two decryptions per
+ *	record.
  * @sk_data_ready: the socket's own callback, called once a whole record
  *	(or an error) can be read
  * @dev: the device that decrypts records as they arrive, or NULL
  *	(device_rx.c); set before @rx is published, freed with it
- * @req: the AEAD request, reused for every record
- * @iv: the record's AEAD IV
- * @aad: the record's AAD
- * @tail: TLS 1.3's inner content type when the plaintext goes to the user
  *
- * The scatterlists of a decryption are not here but allocated for it
- * (rx_record.c): an idle socket does not hold them.
+ * What a decryption needs, its scatterlists, AEAD request, IV and AAD,
+ * is not here but allocated for it (rx_record.c): an idle socket does
+ * not hold it.
  *
  * Allocated by setsockopt(TLS_RX), freed by close(). Every field but
  * @rec_len, @queue's emptiness and the flags that poll() reads is used
@@ -88,13 +91,13 @@ struct tls_rx {
 	bool			stopped;
 	bool			expired;
 	bool			no_pad;
+	u8			pad_seen;
 	void			(*sk_data_ready)(struct sock *sk);
 	struct tls_dev_rx	*dev;
-	struct aead_request	*req;
-	u8			iv[TLS_KEY_IV_MAX];
-	u8			aad[TLS_KEY_AAD_MAX];
-	u8			tail;
 };
+
+/* Padded records after which TLS 1.3 records are no longer guessed */
+#define TLS_RX_PAD_SEEN_MAX	4
 
 /* rx.c: the socket calls */
 int tls_rx_start(struct sock *sk, const struct tls_cipher *cipher,

@@ -30,16 +30,19 @@
 #define TLS_RX_HS_KEY_UPDATE	24
 
 /**
- * struct tls_rx_sg - the scatterlists of one decryption
+ * struct tls_rx_sg - the memory of one decryption
  * @src: AAD and ciphertext
  * @dst: AAD and where the plaintext goes
+ * @op: the AEAD request, IV and AAD; last, as its request's context
+ *	follows it
  *
- * Allocated for the record being decrypted and freed once it is: 2.5 KiB
- * that an idle socket would otherwise hold in struct tls_rx.
+ * Allocated for the record being decrypted and freed once it is: nearly
+ * 3 KiB that an idle socket would otherwise hold in struct tls_rx.
  */
 struct tls_rx_sg {
 	struct scatterlist	src[TLS_RX_SRC_SEGS + 1];
 	struct scatterlist	dst[MAX_SKB_FRAGS + TLS_RX_USER_PAGES + 2];
+	struct tls_key_op	op;
 };
 
 /**
@@ -60,7 +63,7 @@ struct tls_rx_rec {
 	bool		dev;
 };
 
-/* Read the record's prefix, make its IV and AAD */
+/* Read the record's prefix */
 static int tls_rx_rec_init(struct sock *sk, struct tls_rx *rx,
 			   struct tls_rx_rec *rec)
 {
@@ -83,24 +86,36 @@ static int tls_rx_rec_init(struct sock *sk, struct tls_rx *rx,
 		return err;
 	rec->cryptlen = rx->rec_len - key->prefix;
 	rec->plen = rec->cryptlen - TLS_CIPHER_TAG_SIZE;
-	tls_key_iv_explicit(key, rx->iv, rec->prefix + TLS_HEADER_SIZE);
-	rec->aad_len = tls_key_aad(key, rx->aad, rec->prefix[0], rec->plen,
-				   rec->prefix);
 	return 0;
 }
 
-static int tls_rx_decrypt(struct tls_rx *rx, const struct tls_rx_rec *rec,
-			  struct scatterlist *src, struct scatterlist *dst)
+/* The memory of the record's decryption, with its IV and AAD made */
+static struct tls_rx_sg *tls_rx_sg_alloc(struct sock *sk, struct tls_rx *rx,
+					 struct tls_rx_rec *rec)
 {
-	struct aead_request *req = rx->req;
+	struct tls_key *key = &rx->key;
+	struct tls_rx_sg *sg;
+
+	sg = tls_key_op_alloc(key, struct tls_rx_sg, op, sk->sk_allocation);
+	if (!sg)
+		return NULL;
+	tls_key_iv_explicit(key, sg->op.iv, rec->prefix + TLS_HEADER_SIZE);
+	rec->aad_len = tls_key_aad(key, sg->op.aad, rec->prefix[0], rec->plen,
+				   rec->prefix);
+	return sg;
+}
+
+static int tls_rx_decrypt(struct tls_rx *rx, const struct tls_rx_rec *rec,
+			  struct tls_key_op *op, struct scatterlist *src,
+			  struct scatterlist *dst)
+{
 	DECLARE_CRYPTO_WAIT(wait);
 
-	tls_key_req(&rx->key, req, src, dst, rec->cryptlen, rx->iv, rx->aad,
-		    rec->aad_len);
-	aead_request_set_callback(req, CRYPTO_TFM_REQ_MAY_BACKLOG |
+	tls_key_req(&rx->key, op, src, dst, rec->cryptlen, rec->aad_len);
+	aead_request_set_callback(&op->req, CRYPTO_TFM_REQ_MAY_BACKLOG |
 				  CRYPTO_TFM_REQ_MAY_SLEEP,
 				  crypto_req_done, &wait);
-	return crypto_wait_req(crypto_aead_decrypt(req), &wait);
+	return crypto_wait_req(crypto_aead_decrypt(&op->req), &wait);
 }
 
 /* Point @sg->src at the AAD and the ciphertext where they lie */
@@ -110,7 +125,7 @@ static int tls_rx_src_tcp(struct sock *sk, struct tls_rx *rx,
 	int n;
 
 	sg_init_table(sg->src, ARRAY_SIZE(sg->src));
-	sg_set_buf(&sg->src[0], rx->aad, rec->aad_len);
+	sg_set_buf(&sg->src[0], sg->op.aad, rec->aad_len);
 	n = tls_rx_rec_sg(sk, rx, rx->key.prefix, rec->cryptlen, sg->src + 1,
 			  TLS_RX_SRC_SEGS);
 	if (n < 0)
@@ -174,17 +189,17 @@ static int tls_rx_failed(struct sock *sk, int err)
 
 /* Decrypt into @skb, from where TCP holds the record or from a copy */
 static int tls_rx_open_skb(struct sock *sk, struct tls_rx *rx,
-			   const struct tls_rx_rec *rec, struct sk_buff *skb)
+			   struct tls_rx_rec *rec, struct sk_buff *skb)
 {
 	struct tls_rx_sg *sg;
 	struct scatterlist *src;
 	int n, err;
 
-	sg = kmalloc(sizeof(*sg), sk->sk_allocation);
+	sg = tls_rx_sg_alloc(sk, rx, rec);
 	if (!sg)
 		return -ENOMEM;
 	sg_init_table(sg->dst, ARRAY_SIZE(sg->dst));
-	sg_set_buf(&sg->dst[0], rx->aad, rec->aad_len);
+	sg_set_buf(&sg->dst[0], sg->op.aad, rec->aad_len);
 	n = skb_to_sgvec_nomark(skb, sg->dst + 1, 0, skb->len);
 	if (n < 0) {
 		err = n;
@@ -201,9 +216,9 @@ static int tls_rx_open_skb(struct sock *sk, struct tls_rx *rx,
 			goto out;
 		src = sg->dst;
 	}
-	err = tls_rx_decrypt(rx, rec, src, sg->dst);
+	err = tls_rx_decrypt(rx, rec, &sg->op, src, sg->dst);
 out:
-	kfree(sg);
+	tls_key_op_free(sg, &sg->op);
 	return err;
 }
 
@@ -288,15 +303,14 @@ fail:
 }
 
 /* Reference the reader's pages for @len bytes, point @sg->dst at them */
-static int tls_rx_dst_user(struct tls_rx *rx, struct tls_rx_sg *sg,
-			   struct msghdr *msg, unsigned int aad_len,
-			   size_t len, struct page **pages,
-			   unsigned int *npages)
+static int tls_rx_dst_user(struct tls_rx_sg *sg, struct msghdr *msg,
+			   unsigned int aad_len, size_t len,
+			   struct page **pages, unsigned int *npages)
 {
 	unsigned int n = 1;
 
 	sg_init_table(sg->dst, ARRAY_SIZE(sg->dst));
-	sg_set_buf(&sg->dst[0], rx->aad, aad_len);
+	sg_set_buf(&sg->dst[0], sg->op.aad, aad_len);
 	*npages = 0;
 	while (len) {
 		size_t start, got;
@@ -346,9 +360,10 @@ static int tls_rx_open_user_dev(struct sock *sk, struct tls_rx *rx,
  * @room: bytes the read may still take
  *
  * Only a data record whose plaintext fits in @room goes this way. TLS 1.3
- * hides the type and may pad: with TLS_RX_EXPECT_NO_PAD the last
- * plaintext byte is taken to be the type, and a record that turns out to
- * be padded or not data is decrypted again the other way.
+ * hides the type and may pad: the last plaintext byte is taken to be the
+ * type, and a record that turns out to be padded or not data is
+ * decrypted again the other way. Its plaintext was written into @msg's
+ * memory meanwhile, past what the read returns so far.
  *
  * Return: plaintext bytes written into @msg; -EAGAIN when this record
  * must go through tls_rx_open() (@msg is then as it was); -EBADMSG.
@@ -377,7 +392,7 @@ int tls_rx_open_user(struct sock *sk, struct tls_rx *rx, struct msghdr *msg,
 	if (rec.dev)
 		return tls_rx_open_user_dev(sk, rx, &rec, msg, len);
 	/* failing here, tls_rx_open() fails too and says why */
-	sg = kmalloc(sizeof(*sg), sk->sk_allocation);
+	sg = tls_rx_sg_alloc(sk, rx, &rec);
 	if (!sg)
 		return -EAGAIN;
 	iov_iter_save_state(&msg->msg_iter, &state);
@@ -385,31 +400,34 @@ int tls_rx_open_user(struct sock *sk, struct tls_rx *rx, struct msghdr *msg,
 		err = -EAGAIN;
 		goto out;
 	}
-	n = tls_rx_dst_user(rx, sg, msg, rec.aad_len, len, pages, &npages);
+	n = tls_rx_dst_user(sg, msg, rec.aad_len, len, pages, &npages);
 	if (n < 0) {
 		err = -EAGAIN;
 		goto out;
 	}
 	if (rx->key.version == TLS_1_3_VERSION)
-		sg_set_buf(&sg->dst[n++], &rx->tail, 1);
+		sg_set_buf(&sg->dst[n++], &sg->op.type, 1);
 	sg_mark_end(&sg->dst[n - 1]);
 
-	err = tls_rx_decrypt(rx, &rec, sg->src, sg->dst);
+	err = tls_rx_decrypt(rx, &rec, &sg->op, sg->src, sg->dst);
 	if (err) {
 		/* out of memory is no verdict: tls_rx_open() tries again */
 		err = err == -ENOMEM ? -EAGAIN : tls_rx_failed(sk, -EBADMSG);
 		goto out;
 	}
 	if (rx->key.version == TLS_1_3_VERSION &&
-	    rx->tail != TLS_RECORD_TYPE_DATA) {
+	    sg->op.type != TLS_RECORD_TYPE_DATA) {
 		/*
-		 * The guess was wrong. A zero byte means the peer pads,
-		 * which is what the option promised it would not do; a
-		 * control record is merely bad luck.
+		 * The guess was wrong. A zero byte means the peer pads:
+		 * against its promise, under TLS_RX_EXPECT_NO_PAD; else it
+		 * counts towards guessing no more. A control record is
+		 * merely bad luck.
 		 */
 		tls_stat_inc(sock_net(sk), LINUX_MIB_TLSDECRYPTRETRY);
-		if (!rx->tail)
+		if (!sg->op.type && rx->no_pad)
 			tls_stat_inc(sock_net(sk), LINUX_MIB_TLSRXNOPADVIOL);
+		else if (!sg->op.type && rx->pad_seen < TLS_RX_PAD_SEEN_MAX)
+			rx->pad_seen++;
 		err = -EAGAIN;
 		goto out;
 	}
@@ -420,6 +438,6 @@ out:
 		put_page(pages[i]);
 	if (err < 0)
 		iov_iter_restore(&msg->msg_iter, &state);
-	kfree(sg);
+	tls_key_op_free(sg, &sg->op);
 	return err;
 }

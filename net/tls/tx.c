@@ -36,50 +36,63 @@
 /* Something is waiting for TCP: a sealed record, or one to seal */
 static bool tls_tx_pending(const struct tls_tx *tx)
 {
-	return READ_ONCE(tx->out.len) || READ_ONCE(tx->open.eor);
+	return READ_ONCE(tx->out) || READ_ONCE(tx->open.eor);
+}
+
+/* Offer TCP the rest of @out; return what tcp_sendmsg_locked() says */
+static int tls_tx_send_rest(struct sock *sk, struct tls_tx *tx,
+			    struct tls_tx_buf *out, int flags)
+{
+	struct msghdr msg = {
+		.msg_flags = MSG_SPLICE_PAGES | MSG_DONTWAIT | MSG_NOSIGNAL |
+			     (flags & MSG_MORE),
+	};
+	unsigned int left = out->len - out->sent, skip = out->sent;
+	struct bio_vec bv[TLS_TX_BUF_SEGS], *segs = tls_tx_buf_segs(out);
+	unsigned int i, n = 0;
+
+	/* TCP marks the skbs: plaintext for the device to encrypt */
+	if (tx->dev)
+		msg.msg_flags |= MSG_SENDPAGE_DECRYPTED;
+	for (i = 0; i < out->nr && left; i++) {
+		struct bio_vec *seg = &segs[i];
+		unsigned int len;
+
+		if (skip >= seg->bv_len) {
+			skip -= seg->bv_len;
+			continue;
+		}
+		len = min(left, seg->bv_len - skip);
+		bvec_set_page(&bv[n++], seg->bv_page, len,
+			      seg->bv_offset + skip);
+		skip = 0;
+		left -= len;
+	}
+	iov_iter_bvec(&msg.msg_iter, ITER_SOURCE, bv, n,
+		      out->len - out->sent);
+	return tcp_sendmsg_locked(sk, &msg, out->len - out->sent);
 }
 
 /*
  * Hand the sealed record to TCP. TCP never sleeps here (MSG_DONTWAIT):
  * it could drop the socket lock and let the record be pushed twice. The
- * waiting is done here, where the state is read again afterwards.
+ * waiting is done here, and @tx->out is read again after it: shutdown()
+ * may have pushed the record meanwhile, and freed it (tls_tx_flush()
+ * does not take @tx->lock).
  */
 static int tls_tx_push(struct sock *sk, struct tls_tx *tx, int flags,
 		       long *timeo)
 {
-	struct tls_tx_buf *out = &tx->out;
-	struct bio_vec bv[TLS_TX_BUF_SEGS];
+	struct tls_tx_buf *out;
+	int ret;
 
-	while (out->sent < out->len) {
-		struct msghdr msg = {
-			.msg_flags = MSG_SPLICE_PAGES | MSG_DONTWAIT |
-				     MSG_NOSIGNAL | (flags & MSG_MORE),
-		};
-
-		/* TCP marks the skbs: plaintext for the device to encrypt */
-		if (tx->dev)
-			msg.msg_flags |= MSG_SENDPAGE_DECRYPTED;
-		unsigned int left = out->len - out->sent;
-		unsigned int i, n = 0, skip = out->sent;
-		int ret;
-
-		for (i = 0; i < out->nr && left; i++) {
-			struct bio_vec *seg = &out->seg[i];
-			unsigned int len;
-
-			if (skip >= seg->bv_len) {
-				skip -= seg->bv_len;
-				continue;
-			}
-			len = min(left, seg->bv_len - skip);
-			bvec_set_page(&bv[n++], seg->bv_page, len,
-				      seg->bv_offset + skip);
-			skip = 0;
-			left -= len;
+	while ((out = tx->out)) {
+		if (out->sent == out->len) {
+			WRITE_ONCE(tx->out, NULL);
+			tls_tx_buf_free(out);
+			break;
 		}
-		iov_iter_bvec(&msg.msg_iter, ITER_SOURCE, bv, n,
-			      out->len - out->sent);
-		ret = tcp_sendmsg_locked(sk, &msg, out->len - out->sent);
+		ret = tls_tx_send_rest(sk, tx, out, flags);
 		if (ret > 0) {
 			out->sent += ret;
 			continue;
@@ -92,7 +105,6 @@ static int tls_tx_push(struct sock *sk, struct tls_tx *tx, int flags,
 		if (ret)
 			return ret;
 	}
-	tls_tx_buf_release(out);
 	return 0;
 }
 
@@ -454,11 +466,6 @@ int tls_tx_start(struct sock *sk, const struct tls_cipher *cipher,
 	err = tls_key_init(&tx->key, cipher, info);
 	if (err)
 		goto free;
-	tx->req = aead_request_alloc(tx->key.aead, sk->sk_allocation);
-	if (!tx->req) {
-		err = -ENOMEM;
-		goto free_key;
-	}
 	mutex_init(&tx->lock);
 	INIT_WORK(&tx->work, tls_tx_work);
 	tx->sk = sk;
@@ -480,8 +487,6 @@ int tls_tx_start(struct sock *sk, const struct tls_cipher *cipher,
 	}
 	return 0;
 
-free_key:
-	tls_key_free(&tx->key);
 free:
 	kfree(tx);
 	return err;
@@ -491,7 +496,6 @@ static void tls_tx_next_free(struct tls_tx_next *next)
 {
 	if (!next)
 		return;
-	aead_request_free(next->req);
 	tls_key_free(&next->key);
 	kfree(next);
 }
@@ -510,8 +514,6 @@ void tls_tx_next_use(struct tls_tx *tx)
 		return;
 	tls_key_free(&tx->key);
 	tx->key = next->key;
-	aead_request_free(tx->req);
-	tx->req = next->req;
 	kfree_sensitive(next);
 	tx->next = NULL;
 }
@@ -541,11 +543,6 @@ int tls_tx_rekey(struct sock *sk, struct tls_tx *tx, const u8 *info)
 	err = tls_key_init(&next->key, tx->key.cipher, info);
 	if (err)
 		goto free;
-	next->req = aead_request_alloc(next->key.aead, sk->sk_allocation);
-	if (!next->req) {
-		err = -ENOMEM;
-		goto free;
-	}
 
 	/* keys that never got a record are superseded */
 	tls_tx_next_free(tx->next);
@@ -555,8 +552,14 @@ int tls_tx_rekey(struct sock *sk, struct tls_tx *tx, const u8 *info)
 		if (!tx->err)
 			tls_tx_drain(sk, tx, 0, &timeo);
 	}
-	if (!tx->open.eor)
+	/*
+	 * Nothing to seal under the old keys: the open record holds no
+	 * plaintext, but may have a buffer, made for their transform
+	 */
+	if (!tx->open.eor) {
+		tls_tx_open_release(&tx->open);
 		tls_tx_next_use(tx);
+	}
 	tls_stat_inc(sock_net(sk), LINUX_MIB_TLSTXREKEYOK);
 	return 0;
 
@@ -590,11 +593,10 @@ void tls_tx_stop(struct sock *sk, struct tls_tx *tx)
 		sock_put(sk);
 
 	tls_tx_open_release(&tx->open);
-	tls_tx_buf_release(&tx->out);
+	tls_tx_buf_free(tx->out);
 	if (tx->frag.page)
 		put_page(tx->frag.page);
 	tls_tx_next_free(tx->next);
-	aead_request_free(tx->req);
 	tls_key_free(&tx->key);
 	mutex_destroy(&tx->lock);
 	tls_stat_dec(sock_net(sk), tx->dev ? LINUX_MIB_TLSCURRTXDEVICE :

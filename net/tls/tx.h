@@ -27,25 +27,47 @@ struct tls_dev_tx;
  */
 #define TLS_TX_DEV_FRAGS	MIN(TLS_TX_FRAGS, MAX_SKB_FRAGS - 2)
 /* Pieces a sent record may span: sealed, or framed for the device */
-#define TLS_TX_BUF_SEGS		MAX(TLS_TX_SEGS, MAX_SKB_FRAGS)
+#define TLS_TX_BUF_SEGS		MAX(TLS_TX_SEGS, TLS_TX_DEV_FRAGS + 2)
 
 /**
  * struct tls_tx_buf - the memory of a record, as it goes on the wire
+ *
+ * Allocated with the record's first byte (tls_tx_buf_get()), handed from
+ * the open record to @out of struct tls_tx when sealed, freed once TCP
+ * has taken it all: an idle socket holds none. Sealing allocates
+ * nothing more, so that a send that took bytes never leaves them behind
+ * for want of memory.
+ *
  * @seg: physically contiguous pieces, in order, each holding a page
  *	reference. They come from the TX path's page fragment (compound
- *	pages, like TCP's own), so a record is one or two pieces; a record
- *	framed for a device with TLS_TX_ZEROCOPY_RO also has the spliced
- *	pages.
+ *	pages, like TCP's own), so a record is one or two pieces.
+ * @ext: instead of @seg, for a record framed for a device with
+ *	TLS_TX_ZEROCOPY_RO: its prefix, the spliced pages and its tag room,
+ *	more pieces than @seg holds. The vec of the open record's struct
+ *	tls_tx_frags, which the buffer takes over with the frame and frees
+ *	with itself; NULL otherwise.
  * @nr: pieces in use; 0 when the buffer holds nothing
  * @len: record bytes, once sealed
  * @sent: bytes TCP has taken (it holds its own page references)
+ * @op: the AEAD request, IV and AAD that seal the record, for the keys
+ *	it was opened under (a KeyUpdate waits for the open record to be
+ *	sealed, or finds it empty and drops it: tls_tx_rekey()); last, as
+ *	its request's context follows it
  */
 struct tls_tx_buf {
-	struct bio_vec	seg[TLS_TX_BUF_SEGS];
-	unsigned int	nr;
-	unsigned int	len;
-	unsigned int	sent;
+	struct bio_vec		seg[TLS_TX_SEGS];
+	struct bio_vec		*ext;
+	unsigned int		nr;
+	unsigned int		len;
+	unsigned int		sent;
+	struct tls_key_op	op;
 };
+
+/* The pieces of @buf */
+static inline struct bio_vec *tls_tx_buf_segs(struct tls_tx_buf *buf)
+{
+	return buf->ext ?: buf->seg;
+}
 
 /**
  * struct tls_tx_frags - what a record of referenced pages needs
@@ -80,7 +102,7 @@ struct tls_tx_frags {
  * @eor: the record is complete: it goes out once the one before it has
  */
 struct tls_tx_open {
-	struct tls_tx_buf	buf;
+	struct tls_tx_buf	*buf;
 	struct tls_tx_frags	*frags;
 	unsigned int		nr;
 	unsigned int		len;
@@ -91,11 +113,9 @@ struct tls_tx_open {
 /**
  * struct tls_tx_next - TLS 1.3 keys waiting for the open record to go
  * @key: the keys
- * @req: an AEAD request for their transform
  */
 struct tls_tx_next {
 	struct tls_key		key;
-	struct aead_request	*req;
 };
 
 /**
@@ -109,25 +129,23 @@ struct tls_tx_next {
  *	that waits for send buffer space drops it, and another sender must
  *	not put its bytes into the middle of the first one's.
  * @open: the record being filled
- * @out: the encrypted record TCP has not taken all of
+ * @out: the encrypted record TCP has not taken all of, or NULL
  * @frag: where record memory comes from, as sk_page_frag() for TCP
  * @err: an error that ended the path for good (a failed encryption
  *	leaves no way to continue the record stream), 0 before
  * @max_payload: the most plaintext one record carries (RFC 8449's limit,
  *	set with TLS_TX_MAX_PAYLOAD_LEN; TLS 1.3's content type byte comes
  *	on top). Changed only while no record is open.
- * @flags: TLS_TX_WORK_AGAIN: @work found @lock taken (tls_tx_unlock())
  * @closing: close() runs; @work must not touch the socket any more
+ * @flags: TLS_TX_WORK_AGAIN: @work found @lock taken (tls_tx_unlock())
  * @work: pushes what is pending once TCP has room (see tls_tx_wake())
  * @sk: the socket, for @work
  * @sk_write_space: the socket's own write_space callback
- * @req: the AEAD request, reused for every record
- * @iv: the record's AEAD IV
- * @aad: the record's AAD
- * @inner_type: TLS 1.3's content type byte after the plaintext
  *
- * The scatterlists of a sealing are not here but on its stack, or in
- * @open's frags: an idle socket does not hold them.
+ * Record memory is not here: the buffers of @open and @out are allocated
+ * for their record, with the AEAD request, IV and AAD that seal it
+ * (struct tls_key_op); a sealing's scatterlists are on its stack or in
+ * @open's frags. An idle socket holds none of it.
  *
  * Allocated by setsockopt(TLS_TX), freed by close(). Everything but
  * @work's scheduling runs under the socket lock; @lock is taken first,
@@ -139,19 +157,15 @@ struct tls_tx {
 	struct tls_tx_next	*next;
 	struct mutex		lock;	/* serialises senders, see above */
 	struct tls_tx_open	open;
-	struct tls_tx_buf	out;
+	struct tls_tx_buf	*out;
 	struct page_frag	frag;
 	int			err;
 	u16			max_payload;
-	unsigned long		flags;
 	bool			closing;
+	unsigned long		flags;
 	struct work_struct	work;
 	struct sock		*sk;
 	void			(*sk_write_space)(struct sock *sk);
-	struct aead_request	*req;
-	u8			iv[TLS_KEY_IV_MAX];
-	u8			aad[TLS_KEY_AAD_MAX];
-	u8			inner_type;
 };
 
 /* Bit of tls_tx.flags */
@@ -196,6 +210,6 @@ int tls_tx_seal(struct sock *sk, struct tls_tx *tx);
 bool tls_tx_full(struct tls_tx *tx);
 int tls_tx_abort(struct sock *sk, struct tls_tx *tx, int err);
 void tls_tx_open_release(struct tls_tx_open *open);
-void tls_tx_buf_release(struct tls_tx_buf *buf);
+void tls_tx_buf_free(struct tls_tx_buf *buf);
 
 #endif /* _TLS_TX_H */

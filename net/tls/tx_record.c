@@ -25,15 +25,43 @@
 #include "device.h"
 #include "tx.h"
 
-void tls_tx_buf_release(struct tls_tx_buf *buf)
+/**
+ * tls_tx_buf_free() - give a record's memory back
+ * @buf: the buffer, or NULL
+ */
+void tls_tx_buf_free(struct tls_tx_buf *buf)
 {
+	struct bio_vec *seg;
 	unsigned int i;
 
+	if (!buf)
+		return;
+	seg = tls_tx_buf_segs(buf);
 	for (i = 0; i < buf->nr; i++)
-		put_page(buf->seg[i].bv_page);
+		put_page(seg[i].bv_page);
+	kfree(buf->ext);
+	tls_key_op_free(buf, &buf->op);
+}
+
+/* The open record's buffer, allocated with its first byte */
+static struct tls_tx_buf *tls_tx_buf_get(struct sock *sk, struct tls_tx *tx)
+{
+	struct tls_tx_open *open = &tx->open;
+	struct tls_tx_buf *buf = open->buf;
+
+	if (buf)
+		return buf;
+	/* the pieces are written as they are taken */
+	buf = tls_key_op_alloc(&tx->key, struct tls_tx_buf, op,
+			       sk->sk_allocation);
+	if (!buf)
+		return NULL;
+	buf->ext = NULL;
 	buf->nr = 0;
 	buf->len = 0;
 	buf->sent = 0;
+	open->buf = buf;
+	return buf;
 }
 
 /* Give the frags' pages back, and forget them */
@@ -56,7 +84,8 @@ void tls_tx_open_release(struct tls_tx_open *open)
 	tls_tx_frags_put(open);
 	kfree(open->frags);
 	open->frags = NULL;
-	tls_tx_buf_release(&open->buf);
+	tls_tx_buf_free(open->buf);
+	open->buf = NULL;
 	open->len = 0;
 	open->eor = false;
 }
@@ -189,7 +218,7 @@ bool tls_tx_full(struct tls_tx *tx)
 		return true;
 	/* one piece stays free for the tag */
 	if (!open->nr)
-		return open->buf.nr >= TLS_TX_SEGS - 1;
+		return open->buf && open->buf->nr >= TLS_TX_SEGS - 1;
 	if (open->nr < tls_tx_frags_max(tx))
 		return false;
 	/* out of frags: copies may still grow the last one */
@@ -212,19 +241,23 @@ int tls_tx_copy(struct sock *sk, struct tls_tx *tx, struct msghdr *msg,
 		size_t len)
 {
 	struct tls_tx_open *open = &tx->open;
+	struct tls_tx_buf *buf;
 	int err;
 
 	if (open->nr)
 		return tls_tx_copy_into(sk, tx, open->frags->vec, &open->nr,
 					tls_tx_frags_max(tx), msg, len);
+	buf = tls_tx_buf_get(sk, tx);
+	if (!buf)
+		return -ENOMEM;
 	/* the record's own memory starts with room for its prefix */
-	if (!open->buf.nr) {
-		err = tls_tx_buf_grow(sk, tx, &open->buf, tx->key.prefix);
+	if (!buf->nr) {
+		err = tls_tx_buf_grow(sk, tx, buf, tx->key.prefix);
 		if (err)
 			return err;
 	}
-	return tls_tx_copy_into(sk, tx, open->buf.seg, &open->buf.nr,
-				TLS_TX_SEGS, msg, len);
+	return tls_tx_copy_into(sk, tx, buf->seg, &buf->nr, TLS_TX_SEGS, msg,
+				len);
 }
 
 /*
@@ -234,11 +267,11 @@ int tls_tx_copy(struct sock *sk, struct tls_tx *tx, struct msghdr *msg,
 static void tls_tx_buf_to_frags(struct tls_tx *tx)
 {
 	struct tls_tx_open *open = &tx->open;
-	struct tls_tx_buf *buf = &open->buf;
+	struct tls_tx_buf *buf = open->buf;
 	struct bio_vec *vec;
 	unsigned int i;
 
-	if (!buf->nr)
+	if (!buf || !buf->nr)
 		return;
 	for (i = 0; i < buf->nr; i++)
 		open->frags->vec[i] = buf->seg[i];
@@ -273,7 +306,8 @@ int tls_tx_take(struct sock *sk, struct tls_tx *tx, struct msghdr *msg,
 	struct tls_tx_open *open = &tx->open;
 	size_t done = 0;
 
-	if (tls_tx_frags_alloc(sk, open))
+	/* the buffer too: sealing must not fail for want of it */
+	if (tls_tx_frags_alloc(sk, open) || !tls_tx_buf_get(sk, tx))
 		return -ENOMEM;
 	tls_tx_buf_to_frags(tx);
 	while (done < len) {
@@ -409,24 +443,28 @@ int tls_tx_borrow(struct sock *sk, struct tls_tx *tx, struct msghdr *msg,
 		  size_t len)
 {
 	struct tls_tx_open *open = &tx->open;
-	unsigned int size = tls_tx_buf_size(&open->buf);
+	struct tls_tx_buf *buf;
+	unsigned int size;
 	size_t done;
 	int err;
 
 	/* without its frags, the record takes a copy as well */
 	if (tls_tx_frags_alloc(sk, open))
 		return 0;
-	err = tls_tx_buf_grow(sk, tx, &open->buf,
-			      tls_tx_seal_size(tx, len) - size);
+	buf = tls_tx_buf_get(sk, tx);
+	if (!buf)
+		return -ENOMEM;
+	size = tls_tx_buf_size(buf);
+	err = tls_tx_buf_grow(sk, tx, buf, tls_tx_seal_size(tx, len) - size);
 	if (err) {
-		tls_tx_buf_trim(tx, &open->buf, size);
+		tls_tx_buf_trim(tx, buf, size);
 		return err;
 	}
 	done = tls_tx_borrow_pages(open, msg, len);
 	if (done < len) {
 		iov_iter_revert(&msg->msg_iter, done);
 		tls_tx_frags_put(open);
-		tls_tx_buf_trim(tx, &open->buf, size);
+		tls_tx_buf_trim(tx, buf, size);
 		return 0;
 	}
 	open->len = len;
@@ -480,11 +518,13 @@ static unsigned int tls_tx_buf_sg(struct scatterlist *sg,
  */
 static int tls_tx_seal_mem(struct sock *sk, struct tls_tx *tx)
 {
-	struct tls_tx_buf *buf = &tx->open.buf;
-	unsigned int size = tls_tx_buf_size(buf);
-	unsigned int need = tls_tx_seal_size(tx, tx->open.len);
+	unsigned int size, need = tls_tx_seal_size(tx, tx->open.len);
+	struct tls_tx_buf *buf = tls_tx_buf_get(sk, tx);
 	int err;
 
+	if (!buf)
+		return -ENOMEM;
+	size = tls_tx_buf_size(buf);
 	if (need <= size)
 		return 0;
 	err = tls_tx_buf_grow(sk, tx, buf, need - size);
@@ -497,21 +537,21 @@ static int tls_tx_seal_mem(struct sock *sk, struct tls_tx *tx)
  * In place: AAD, then the record's memory from the plaintext to the end of
  * the tag, as source and destination both, in @sg.
  */
-static void tls_tx_sg_in_place(struct tls_tx *tx, struct scatterlist *sg,
-			       unsigned int aad_len, unsigned int inner)
+static void tls_tx_sg_in_place(struct tls_tx *tx, struct tls_key_op *op,
+			       struct scatterlist *sg, unsigned int aad_len,
+			       unsigned int inner)
 {
-	struct tls_tx_buf *buf = &tx->open.buf;
+	struct tls_tx_buf *buf = tx->open.buf;
 	unsigned int n, len = tx->open.len;
 
 	if (inner)
 		*tls_tx_buf_ptr(buf, tx->key.prefix + len) = tx->open.type;
 	sg_init_table(sg, buf->nr + 1);
-	sg_set_buf(&sg[0], tx->aad, aad_len);
+	sg_set_buf(&sg[0], op->aad, aad_len);
 	n = tls_tx_buf_sg(sg + 1, buf, tx->key.prefix,
 			  len + inner + TLS_CIPHER_TAG_SIZE);
 	sg_mark_end(&sg[n]);
-	tls_key_req(&tx->key, tx->req, sg, sg, len + inner, tx->iv, tx->aad,
-		    aad_len);
+	tls_key_req(&tx->key, op, sg, sg, len + inner, aad_len);
 }
 
 /*
@@ -520,32 +560,31 @@ static void tls_tx_sg_in_place(struct tls_tx *tx, struct scatterlist *sg,
  * the source; AAD, then ciphertext and tag after the prefix in the
  * destination.
  */
-static void tls_tx_sg_from_frags(struct tls_tx *tx, unsigned int aad_len,
-				 unsigned int inner)
+static void tls_tx_sg_from_frags(struct tls_tx *tx, struct tls_key_op *op,
+				 unsigned int aad_len, unsigned int inner)
 {
 	struct tls_tx_open *open = &tx->open;
 	struct tls_tx_frags *sg = open->frags;
 	unsigned int i, n = 0, len = open->len;
 
 	sg_init_table(sg->src, open->nr + 2);
-	sg_set_buf(&sg->src[n++], tx->aad, aad_len);
+	sg_set_buf(&sg->src[n++], op->aad, aad_len);
 	for (i = 0; i < open->nr; i++)
 		sg_set_page(&sg->src[n++], sg->vec[i].bv_page,
 			    sg->vec[i].bv_len, sg->vec[i].bv_offset);
 	if (inner) {
-		tx->inner_type = open->type;
-		sg_set_buf(&sg->src[n++], &tx->inner_type, 1);
+		op->type = open->type;
+		sg_set_buf(&sg->src[n++], &op->type, 1);
 	}
 	sg_mark_end(&sg->src[n - 1]);
 
 	/* The AAD is copied over itself: GCM and CCM expect it in dst too */
-	sg_init_table(sg->dst, open->buf.nr + 1);
-	sg_set_buf(&sg->dst[0], tx->aad, aad_len);
-	n = tls_tx_buf_sg(sg->dst + 1, &open->buf, tx->key.prefix,
+	sg_init_table(sg->dst, open->buf->nr + 1);
+	sg_set_buf(&sg->dst[0], op->aad, aad_len);
+	n = tls_tx_buf_sg(sg->dst + 1, open->buf, tx->key.prefix,
 			  len + inner + TLS_CIPHER_TAG_SIZE);
 	sg_mark_end(&sg->dst[n]);
-	tls_key_req(&tx->key, tx->req, sg->src, sg->dst, len + inner, tx->iv,
-		    tx->aad, aad_len);
+	tls_key_req(&tx->key, op, sg->src, sg->dst, len + inner, aad_len);
 }
 
 /* The open record is sealed: it goes out next, the next gets the next seq */
@@ -554,8 +593,9 @@ static void tls_tx_sealed(struct tls_tx *tx)
 	struct tls_tx_open *open = &tx->open;
 
 	tls_key_advance(&tx->key);
-	tx->out = open->buf;
-	open->buf.nr = 0;
+	/* Pairs with READ_ONCE() in tls_tx_pending() */
+	WRITE_ONCE(tx->out, open->buf);
+	open->buf = NULL;
 	tls_tx_open_release(open);
 	/* the next record goes under the keys of a KeyUpdate, if one came */
 	tls_tx_next_use(tx);
@@ -573,27 +613,34 @@ static void tls_tx_tag_clear(struct tls_tx_buf *buf, unsigned int pos)
 /*
  * Device offload with spliced plaintext (TLS_TX_ZEROCOPY_RO): the record
  * goes out as the piece holding its prefix and tag room, cut in two
- * around the frags. @tx->out describes it; the references stay with the
- * open record (plus one for the second half of the piece) until
- * tls_tx_frame() hands them over.
+ * around the frags. List that in the frags' own vec, after moving them
+ * up one, and return how many pieces; the references stay with the open
+ * record (plus one for the second half of the piece) until
+ * tls_tx_frame() hands them over, or tls_tx_frame_undo() puts the frags
+ * back.
  */
-static void tls_tx_frame_frags(struct tls_tx *tx, unsigned int rec_len)
+static unsigned int tls_tx_frame_frags(struct tls_tx *tx)
 {
 	struct tls_tx_open *open = &tx->open;
-	struct bio_vec *head = &open->buf.seg[0];
-	struct tls_tx_buf *out = &tx->out;
+	struct bio_vec *head = &open->buf->seg[0];
+	struct bio_vec *vec = open->frags->vec;
 	unsigned int prefix = tx->key.prefix;
 
-	out->seg[0] = *head;
-	out->seg[0].bv_len = prefix;
-	memcpy(&out->seg[1], open->frags->vec,
-	       open->nr * sizeof(open->frags->vec[0]));
+	memmove(&vec[1], &vec[0], open->nr * sizeof(*vec));
+	vec[0] = *head;
+	vec[0].bv_len = prefix;
 	get_page(head->bv_page);
-	bvec_set_page(&out->seg[open->nr + 1], head->bv_page,
+	bvec_set_page(&vec[open->nr + 1], head->bv_page,
 		      TLS_CIPHER_TAG_SIZE, head->bv_offset + prefix);
-	out->nr = open->nr + 2;
-	out->len = rec_len;
-	out->sent = 0;
+	return open->nr + 2;
+}
+
+static void tls_tx_frame_undo(struct tls_tx *tx, unsigned int n)
+{
+	struct bio_vec *vec = tx->open.frags->vec;
+
+	put_page(vec[n - 1].bv_page);
+	memmove(&vec[0], &vec[1], tx->open.nr * sizeof(*vec));
 }
 
 /*
@@ -604,16 +651,23 @@ static void tls_tx_frame_frags(struct tls_tx *tx, unsigned int rec_len)
 static int tls_tx_frame(struct sock *sk, struct tls_tx *tx)
 {
 	struct tls_tx_open *open = &tx->open;
-	struct tls_tx_buf *buf = &open->buf;
-	unsigned int size = tls_tx_buf_size(buf), rec_len;
 	struct tls_key *key = &tx->key;
+	unsigned int size, rec_len, n;
+	struct tls_tx_buf *buf;
 	int err;
 
+	/* the frame of spliced pages is built in their frags' vec */
+	BUILD_BUG_ON(TLS_TX_DEV_FRAGS + 2 > TLS_TX_FRAGS);
+	BUILD_BUG_ON(offsetof(struct tls_tx_frags, vec));
+	/* a typed send of 0 bytes has no buffer yet */
+	buf = tls_tx_buf_get(sk, tx);
+	if (!buf)
+		return -ENOMEM;
 	/*
 	 * Frags get a piece of prefix and tag room; copied plaintext follows
-	 * its prefix, which an empty record (a typed send of 0 bytes) does
-	 * not have yet.
+	 * its prefix, which an empty record does not have yet.
 	 */
+	size = tls_tx_buf_size(buf);
 	err = tls_tx_buf_grow(sk, tx, buf, open->nr ?
 			      key->prefix + TLS_CIPHER_TAG_SIZE :
 			      key->prefix + open->len + TLS_CIPHER_TAG_SIZE -
@@ -628,40 +682,50 @@ static int tls_tx_frame(struct sock *sk, struct tls_tx *tx)
 				 open->len);
 	tls_tx_tag_clear(buf, rec_len - TLS_CIPHER_TAG_SIZE -
 			      (open->nr ? open->len : 0));
-	if (open->nr) {
-		tls_tx_frame_frags(tx, rec_len);
-		err = tls_dev_tx_record(sk, tx->dev, tx->out.seg, tx->out.nr,
+	if (!open->nr) {
+		err = tls_dev_tx_record(sk, tx->dev, buf->seg, buf->nr,
 					rec_len, key->seq);
 		if (err) {
-			put_page(tx->out.seg[tx->out.nr - 1].bv_page);
-			tx->out.nr = 0;
-			tx->out.len = 0;
 			tls_tx_buf_trim(tx, buf, size);
 			return err;
 		}
-		/* the references are the sent record's now */
-		buf->nr = 0;
-		open->nr = 0;
-		tls_tx_open_release(open);
-		tls_key_advance(key);
-		tls_tx_next_use(tx);
+		buf->len = rec_len;
+		tls_tx_sealed(tx);
 		return 0;
 	}
-	err = tls_dev_tx_record(sk, tx->dev, buf->seg, buf->nr, rec_len,
+
+	n = tls_tx_frame_frags(tx);
+	err = tls_dev_tx_record(sk, tx->dev, open->frags->vec, n, rec_len,
 				key->seq);
 	if (err) {
+		tls_tx_frame_undo(tx, n);
 		tls_tx_buf_trim(tx, buf, size);
 		return err;
 	}
+	/*
+	 * The references are the sent record's now, listed in the frags'
+	 * vec: the buffer takes the frags over, and frees them (the vec
+	 * starts them).
+	 */
+	buf->ext = open->frags->vec;
+	buf->nr = n;
 	buf->len = rec_len;
-	tls_tx_sealed(tx);
+	buf->sent = 0;
+	/* Pairs with READ_ONCE() in tls_tx_pending() */
+	WRITE_ONCE(tx->out, buf);
+	open->buf = NULL;
+	open->frags = NULL;
+	open->nr = 0;
+	tls_tx_open_release(open);
+	tls_key_advance(key);
+	tls_tx_next_use(tx);
 	return 0;
 }
 
 /**
  * tls_tx_seal() - encrypt the open record into @tx->out
  * @sk: the socket, locked
- * @tx: its TX state; @tx->out is empty
+ * @tx: its TX state; @tx->out is NULL
  *
  * On success @tx->out holds the record and the open record is empty
  * again; the next record gets the next sequence number. Running out of
@@ -679,9 +743,9 @@ int tls_tx_seal(struct sock *sk, struct tls_tx *tx)
 	/* the AAD, then the record's own memory: TLS_TX_SEGS pieces at most */
 	struct scatterlist in_place[TLS_TX_SEGS + 1];
 	struct tls_key *key = &tx->key;
-	struct aead_request *req = tx->req;
 	unsigned int inner, aad_len;
 	DECLARE_CRYPTO_WAIT(wait);
+	struct tls_key_op *op;
 	u8 *prefix;
 	int err;
 
@@ -697,20 +761,21 @@ int tls_tx_seal(struct sock *sk, struct tls_tx *tx)
 	if (err)
 		return err;
 
+	op = &open->buf->op;
 	/* the prefix starts the first piece; TLS 1.3's AAD is its header */
-	prefix = tls_tx_buf_ptr(&open->buf, 0);
-	open->buf.len = tls_key_prefix(key, prefix, open->type, open->len);
-	aad_len = tls_key_aad(key, tx->aad, open->type, open->len, prefix);
-	tls_key_iv(key, tx->iv);
+	prefix = tls_tx_buf_ptr(open->buf, 0);
+	open->buf->len = tls_key_prefix(key, prefix, open->type, open->len);
+	aad_len = tls_key_aad(key, op->aad, open->type, open->len, prefix);
+	tls_key_iv(key, op->iv);
 	if (open->nr)
-		tls_tx_sg_from_frags(tx, aad_len, inner);
+		tls_tx_sg_from_frags(tx, op, aad_len, inner);
 	else
-		tls_tx_sg_in_place(tx, in_place, aad_len, inner);
+		tls_tx_sg_in_place(tx, op, in_place, aad_len, inner);
 
-	aead_request_set_callback(req, CRYPTO_TFM_REQ_MAY_BACKLOG |
+	aead_request_set_callback(&op->req, CRYPTO_TFM_REQ_MAY_BACKLOG |
 				  CRYPTO_TFM_REQ_MAY_SLEEP,
 				  crypto_req_done, &wait);
-	err = crypto_wait_req(crypto_aead_encrypt(req), &wait);
+	err = crypto_wait_req(crypto_aead_encrypt(&op->req), &wait);
 	if (err) {
 		tls_tx_open_release(open);
 		return tls_tx_abort(sk, tx, err);

@@ -2416,6 +2416,61 @@ TEST_F(rx, eof_after_records)
 	EXPECT_EQ(recv(self->rx, buf, sizeof(buf), 0), 0);
 }
 
+/*
+ * Sends "tail" from @tx, then a FIN, then a reset (close() with a zero
+ * SO_LINGER), and waits until @rx has taken the reset: poll() sees the
+ * error and the hang-up.
+ */
+static void fin_then_reset(struct __test_metadata *_metadata, int tx, int rx,
+			   struct sender *s)
+{
+	struct linger lin = { .l_onoff = 1, .l_linger = 0 };
+	struct pollfd pfd = { .fd = rx };
+
+	if (s)
+		send_data(_metadata, s, "tail", 4);
+	else
+		ASSERT_EQ(send(tx, "tail", 4, 0), 4);
+	ASSERT_EQ(shutdown(tx, SHUT_WR), 0);
+	ASSERT_EQ(setsockopt(tx, SOL_SOCKET, SO_LINGER, &lin, sizeof(lin)), 0);
+	close(tx);
+	ASSERT_EQ(poll(&pfd, 1, 5000), 1);
+	ASSERT_EQ(pfd.revents & (POLLERR | POLLHUP), POLLERR | POLLHUP);
+}
+
+/*
+ * The peer's FIN, then its reset: TCP reads the FIN as the end of the
+ * stream before it looks at the error the reset left (EPIPE, for a
+ * reset in CLOSE_WAIT), so recv() returns what came, then 0, and the
+ * error waits for SO_ERROR. The plain TCP pair shows that; kTLS reads
+ * the same.
+ *
+ * The 6.12 base kernel differs: after the record, its recv() fails with
+ * EPIPE.
+ */
+TEST_F(rx, eof_then_reset)
+{
+	unsigned char buf[16];
+	socklen_t len = sizeof(int);
+	int tx, rx, err, i;
+
+	tcp_pair(_metadata, &tx, &rx);
+	fin_then_reset(_metadata, tx, rx, NULL);
+	ASSERT_EQ(recv(rx, buf, sizeof(buf), 0), 4);
+	EXPECT_EQ(recv(rx, buf, sizeof(buf), 0), 0);
+	ASSERT_EQ(getsockopt(rx, SOL_SOCKET, SO_ERROR, &err, &len), 0);
+	EXPECT_EQ(err, EPIPE);
+	close(rx);
+
+	fin_then_reset(_metadata, self->s.fd, self->rx, &self->s);
+	self->s.fd = -1;
+	expect_rec(_metadata, self->rx, TYPE_DATA, "tail", 4);
+	for (i = 0; i < 2; i++)
+		EXPECT_EQ(recv(self->rx, buf, sizeof(buf), MSG_DONTWAIT), 0);
+	ASSERT_EQ(getsockopt(self->rx, SOL_SOCKET, SO_ERROR, &err, &len), 0);
+	EXPECT_EQ(err, EPIPE);
+}
+
 /* ---- TLS 1.3 only --------------------------------------------------- */
 
 FIXTURE(rx13)
@@ -2649,6 +2704,130 @@ TEST_F(rx13, no_pad_control)
 	expect_rec(_metadata, self->rx, TYPE_DATA, "d", 1);
 	EXPECT_EQ(read_tls_stat(_metadata, "TlsDecryptRetry"), retry0 + n);
 	EXPECT_EQ(read_tls_stat(_metadata, "TlsRxNoPadViolation"), viol0);
+}
+
+/* Padded records after which the kernel stops guessing (net/tls/rx.h) */
+#define PAD_SEEN_MAX	4
+
+static int get_no_pad(struct __test_metadata *_metadata, int fd)
+{
+	socklen_t len = sizeof(int);
+	int val = -1;
+
+	EXPECT_EQ(getsockopt(fd, SOL_TLS, TLS_RX_EXPECT_NO_PAD, &val, &len),
+		  0);
+	return val;
+}
+
+/*
+ * Without TLS_RX_EXPECT_NO_PAD, TLS 1.3 data records are decrypted
+ * straight into the reader's buffer all the same, on the guess that the
+ * peer does not pad: an unpadded record costs no retry; a padded one
+ * reads right and costs one (TlsDecryptRetry; not TlsRxNoPadViolation,
+ * as nothing was promised). After PAD_SEEN_MAX padded records the socket
+ * stops guessing: padded records then cost no retry. The option still
+ * reads 0.
+ *
+ * The 6.12 base kernel differs: without the option it never guesses, so
+ * no record costs a retry.
+ */
+TEST_F(rx13, guess_padded)
+{
+	long retry0, viol0, n = no_pad_retries(&self->k);
+	unsigned char data[500];
+	int i;
+
+	fill(data, sizeof(data), 29);
+	retry0 = read_tls_stat(_metadata, "TlsDecryptRetry");
+	viol0 = read_tls_stat(_metadata, "TlsRxNoPadViolation");
+	send_data(_metadata, &self->s, data, sizeof(data));
+	expect_rec(_metadata, self->rx, TYPE_DATA, data, sizeof(data));
+	EXPECT_EQ(read_tls_stat(_metadata, "TlsDecryptRetry"), retry0);
+
+	for (i = 0; i < PAD_SEEN_MAX + 3; i++) {
+		send_rec_pad(_metadata, &self->s, TYPE_DATA, data, 100 + i,
+			     1 + i);
+		expect_rec(_metadata, self->rx, TYPE_DATA, data, 100 + i);
+		EXPECT_EQ(read_tls_stat(_metadata, "TlsDecryptRetry"),
+			  retry0 + n * (i < PAD_SEEN_MAX ? i + 1 :
+							   PAD_SEEN_MAX));
+	}
+	send_data(_metadata, &self->s, data, 7);
+	expect_rec(_metadata, self->rx, TYPE_DATA, data, 7);
+	EXPECT_EQ(read_tls_stat(_metadata, "TlsDecryptRetry"),
+		  retry0 + n * PAD_SEEN_MAX);
+	EXPECT_EQ(read_tls_stat(_metadata, "TlsRxNoPadViolation"), viol0);
+	EXPECT_EQ(get_no_pad(_metadata, self->rx), 0);
+}
+
+/*
+ * Guessing, a control record is a retry too (its plaintext went into the
+ * reader's buffer, past what the read returned, and is decrypted again
+ * into kernel memory), but not a sign of padding: after more control
+ * records than PAD_SEEN_MAX, a padded data record is still guessed for.
+ */
+TEST_F(rx13, guess_control)
+{
+	static const unsigned char alert[2] = { 1, 0 };
+	long retry0, n = no_pad_retries(&self->k);
+	int i;
+
+	retry0 = read_tls_stat(_metadata, "TlsDecryptRetry");
+	for (i = 0; i < PAD_SEEN_MAX + 1; i++) {
+		send_rec(_metadata, &self->s, TYPE_ALERT, alert, sizeof(alert));
+		send_data(_metadata, &self->s, "d", 1);
+		expect_rec(_metadata, self->rx, TYPE_ALERT, alert,
+			   sizeof(alert));
+		expect_rec(_metadata, self->rx, TYPE_DATA, "d", 1);
+	}
+	EXPECT_EQ(read_tls_stat(_metadata, "TlsDecryptRetry"),
+		  retry0 + n * (PAD_SEEN_MAX + 1));
+	send_rec_pad(_metadata, &self->s, TYPE_DATA, "padded", 6, 9);
+	expect_rec(_metadata, self->rx, TYPE_DATA, "padded", 6);
+	EXPECT_EQ(read_tls_stat(_metadata, "TlsDecryptRetry"),
+		  retry0 + n * (PAD_SEEN_MAX + 2));
+}
+
+/*
+ * A stream of every kind of record, guessed for, read with buffers that
+ * fit each record, that are too small for it, and that span several:
+ * every byte and every type comes back as sent.
+ */
+TEST_F(rx13, guess_mixed_stream)
+{
+	static const unsigned char alert[2] = { 1, 0 };
+	static const unsigned char nst[8] = { HS_NEW_SESSION_TICKET, 0, 0, 4,
+					      0, 0, 0, 9 };
+	unsigned char data[3000], got[3000];
+	int type, i;
+
+	fill(data, sizeof(data), 31);
+	for (i = 0; i < 3; i++) {
+		send_data(_metadata, &self->s, data, 1000);
+		send_rec_pad(_metadata, &self->s, TYPE_DATA, data + 1000, 1000,
+			     3 * i + 1);
+		send_rec(_metadata, &self->s, TYPE_ALERT, alert,
+			 sizeof(alert));
+		send_data(_metadata, &self->s, data + 2000, 1000);
+		send_rec(_metadata, &self->s, TYPE_HANDSHAKE, nst,
+			 sizeof(nst));
+
+		/* the first two records in one read, then the alert */
+		ASSERT_EQ(recv_typed(self->rx, got, sizeof(got), MSG_WAITALL,
+				     &type), 2000);
+		EXPECT_EQ(type, TYPE_DATA);
+		EXPECT_EQ(memcmp(got, data, 2000), 0);
+		expect_rec(_metadata, self->rx, TYPE_ALERT, alert,
+			   sizeof(alert));
+		/* a buffer too small for the next record, then the rest */
+		ASSERT_EQ(recv_typed(self->rx, got, 100, 0, &type), 100);
+		EXPECT_EQ(memcmp(got, data + 2000, 100), 0);
+		ASSERT_EQ(recv_typed(self->rx, got, sizeof(got), 0, &type),
+			  900);
+		EXPECT_EQ(memcmp(got, data + 2100, 900), 0);
+		expect_rec(_metadata, self->rx, TYPE_HANDSHAKE, nst,
+			   sizeof(nst));
+	}
 }
 
 /* A handshake record other than KeyUpdate does not stop the receiver. */

@@ -99,6 +99,17 @@ struct tls_rx {
 /* Padded records after which TLS 1.3 records are no longer guessed */
 #define TLS_RX_PAD_SEEN_MAX	4
 
+/*
+ * Make @n entries of @sg ready to be filled, none of them marking the end:
+ * a record's scatterlists are initialised only as far as they are used,
+ * as most records need a few of their entries
+ */
+static inline void tls_rx_sg_prep(struct scatterlist *sg, unsigned int n)
+{
+	sg_init_table(sg, n);
+	sg_unmark_end(&sg[n - 1]);
+}
+
 /* rx.c: the socket calls */
 int tls_rx_start(struct sock *sk, const struct tls_cipher *cipher,
 		 const u8 *info);

@@ -233,6 +233,7 @@ static int tls_rx_tcp_sg(struct sock *sk, u32 off, u32 len,
 		if (segs < 0 || n + segs > max)
 			return -EMSGSIZE;
 		chunk = min(len, pos.skb->len - pos.off);
+		tls_rx_sg_prep(sg + n, segs);
 		ret = skb_to_sgvec_nomark(pos.skb, sg + n, pos.off, chunk);
 		if (ret < 0)
 			return -EMSGSIZE;
@@ -462,8 +463,9 @@ int tls_rx_rec_copy(struct sock *sk, struct tls_rx *rx, u32 off, void *to,
  * @rx: its RX state
  * @off: where they start in the record
  * @len: how many
- * @sg: the entries to fill (not terminated)
- * @max: how many there are, at least MAX_SKB_FRAGS
+ * @sg: the entries to fill, not initialised: this prepares those it may
+ *	use (tls_rx_sg_prep()), and does not terminate them
+ * @max: how many there are
  *
  * Return: entries used, or -EMSGSIZE when the bytes are spread over more
  * than @max: the caller copies them instead.
@@ -471,9 +473,15 @@ int tls_rx_rec_copy(struct sock *sk, struct tls_rx *rx, u32 off, void *to,
 int tls_rx_rec_sg(struct sock *sk, struct tls_rx *rx, u32 off, u32 len,
 		  struct scatterlist *sg, unsigned int max)
 {
-	if (rx->part)
-		return skb_to_sgvec_nomark(rx->part, sg, off, len);
-	return tls_rx_tcp_sg(sk, off, len, sg, max);
+	int segs;
+
+	if (!rx->part)
+		return tls_rx_tcp_sg(sk, off, len, sg, max);
+	segs = tls_rx_skb_segs(rx->part);
+	if (segs < 0 || segs > max)
+		return -EMSGSIZE;
+	tls_rx_sg_prep(sg, segs);
+	return skb_to_sgvec_nomark(rx->part, sg, off, len);
 }
 
 /**

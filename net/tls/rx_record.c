@@ -124,7 +124,7 @@ static int tls_rx_src_tcp(struct sock *sk, struct tls_rx *rx,
 {
 	int n;
 
-	sg_init_table(sg->src, ARRAY_SIZE(sg->src));
+	tls_rx_sg_prep(sg->src, 1);
 	sg_set_buf(&sg->src[0], sg->op.aad, rec->aad_len);
 	n = tls_rx_rec_sg(sk, rx, rx->key.prefix, rec->cryptlen, sg->src + 1,
 			  TLS_RX_SRC_SEGS);
@@ -198,7 +198,8 @@ static int tls_rx_open_skb(struct sock *sk, struct tls_rx *rx,
 	sg = tls_rx_sg_alloc(sk, rx, rec);
 	if (!sg)
 		return -ENOMEM;
-	sg_init_table(sg->dst, ARRAY_SIZE(sg->dst));
+	/* the AAD, the skb's head and its frags: a fresh skb has no frag list */
+	sg_init_table(sg->dst, 2 + skb_shinfo(skb)->nr_frags);
 	sg_set_buf(&sg->dst[0], sg->op.aad, rec->aad_len);
 	n = skb_to_sgvec_nomark(skb, sg->dst + 1, 0, skb->len);
 	if (n < 0) {
@@ -309,7 +310,7 @@ static int tls_rx_dst_user(struct tls_rx_sg *sg, struct msghdr *msg,
 {
 	unsigned int n = 1;
 
-	sg_init_table(sg->dst, ARRAY_SIZE(sg->dst));
+	tls_rx_sg_prep(sg->dst, 1);
 	sg_set_buf(&sg->dst[0], sg->op.aad, aad_len);
 	*npages = 0;
 	while (len) {
@@ -323,6 +324,7 @@ static int tls_rx_dst_user(struct tls_rx_sg *sg, struct msghdr *msg,
 		if ((ssize_t)got <= 0)
 			return got ? (int)got : -EFAULT;
 		k = DIV_ROUND_UP(start + got, PAGE_SIZE);
+		tls_rx_sg_prep(&sg->dst[n], k);
 		for (i = 0; i < k; i++) {
 			unsigned int off = i ? 0 : start;
 			unsigned int seg = min_t(size_t, got, PAGE_SIZE - off);
@@ -405,8 +407,10 @@ int tls_rx_open_user(struct sock *sk, struct tls_rx *rx, struct msghdr *msg,
 		err = -EAGAIN;
 		goto out;
 	}
-	if (rx->key.version == TLS_1_3_VERSION)
+	if (rx->key.version == TLS_1_3_VERSION) {
+		tls_rx_sg_prep(&sg->dst[n], 1);
 		sg_set_buf(&sg->dst[n++], &sg->op.type, 1);
+	}
 	sg_mark_end(&sg->dst[n - 1]);
 
 	err = tls_rx_decrypt(rx, &rec, &sg->op, sg->src, sg->dst);

@@ -11,8 +11,12 @@
 # TLS 1.3 AES-128-GCM, TLS 1.3 ChaCha20-Poly1305; R repetitions of each.
 # The kernel's AEAD (the cipher alone) is measured by sampling the
 # measured process and counting the samples in the kernel's crypto code
-# (ktls-bench.c says how). scripts/bench/report.py makes the tables and
-# the gnuplot plots.
+# (ktls-bench.c says how), in the bulk runs only: a sampling event costs
+# every context switch, two per round trip. The bound, plain TCP plus the cipher, takes
+# the cipher's exact cost: one more short boot per flavour runs the
+# tls_aead KUnit suite's cost case (net/tls/aead_kunit.c), which counts
+# the instructions of each AEAD call per record size, under icount too.
+# scripts/bench/report.py makes the tables and the gnuplot plots.
 #
 # usage: bench.sh [--smoke] [--mib N] [--reps R] [--rr N] [--cpus N]
 #                 [--out DIR] [FLAVOUR...]
@@ -42,8 +46,9 @@
 #
 # Writes DIR/results.md (the tables, the measurement's commit and
 # kernels), DIR/*.png (plots normalised to ossl-write), DIR/lines.txt
-# (every number: FLAVOUR bench SCHEME CIPHER SIZE OWN GUEST AEAD) and
-# DIR/FLAVOUR.output (the guest's output). Exit code non-zero when a
+# (every number: FLAVOUR bench SCHEME CIPHER SIZE OWN GUEST AEAD, and
+# FLAVOUR cost CIPHER TAG SIZE enc|dec INSTRUCTIONS DRIVER per record)
+# and DIR/FLAVOUR.output (the guest's output). Exit code non-zero when a
 # guest run failed or a number is missing, n/a included: both kernels
 # have kTLS RX (n/a is what a kernel that refuses TLS_RX gets).
 # shellcheck source=scripts/common.sh
@@ -92,6 +97,32 @@ gcc -O2 -Wall -Wextra -Werror -o "$work/ktls-bench" \
 	"$TOP/scripts/bench/ktls-bench.c" -lssl -lcrypto ||
 	die "ktls-bench does not build"
 
+# run_cost FLAVOUR IMG: the cipher's exact cost per record. A short boot
+# with only the tls_aead suite's cost case (KUnit runs at boot, before
+# user space); its "tls_aead_cost ..." lines become "FLAVOUR cost ..."
+# lines in $work/FLAVOUR.lines. A kernel without the suite (the base
+# tree, a series before it) gives none, and report.py takes another
+# flavour's numbers.
+# Returns 1 when the suite is built in but did not pass or print them all.
+run_cost() {
+	local f=$1 img=$2 name=bench-cost-$1 dmesg n
+	[ -f "$BUILD/out/$f/net/tls/aead_kunit.o" ] || return 0
+	"$TOP/scripts/qemu-run.sh" -i -c 1 -n "$name" -t 900 \
+		-a "kunit.enable=1 kunit.filter_glob=tls_aead.cost" "$img" \
+		"dmesg --notime > /tmp/results/dmesg.txt" || return 1
+	dmesg=$BUILD/runs/$name/out/dmesg.txt
+	grep -q '^ok [0-9]* tls_aead$' "$dmesg" || return 1
+	# "    # cost: tls_aead_cost CIPHER TAG SIZE enc|dec N DRIVER"
+	awk -v f="$f" '$3 == "tls_aead_cost" && NF == 9 {
+		print f, "cost", $4, $5, $6, $7, $8, $9
+	}' "$dmesg" > "$work/$f.cost"
+	n=$(wc -l < "$work/$f.cost")
+	cat "$work/$f.cost" >> "$work/$f.lines"
+	log "$f: $n exact cipher costs"
+	# 4 rows (cipher, driver) x 3 sizes x enc, dec
+	[ "$n" -eq 24 ]
+}
+
 # run_flavour FLAVOUR: one guest run; writes its "FLAVOUR bench ..." lines
 # to $work/FLAVOUR.lines and its row of the runs table to $work/FLAVOUR.row.
 # Returns 1 when the run failed or its numbers are incomplete.
@@ -134,6 +165,7 @@ run_flavour() {
 	# an n/a run is one bench line missing (ktls-read, rr-ktls)
 	[ "$rc" -eq 0 ] && [ $((n + na)) -eq "$want" ] && ok=1
 	[ "$na" -gt 0 ] && ok=0
+	run_cost "$f" "$img" || { log "$f: the exact cipher cost failed"; ok=0; }
 	log "$f: exit $rc, $n numbers and $na n/a of $want, ${t}s wall"
 	printf '| %s | %s | %s + %s n/a of %s | %ss | %s |\n' "$f" "$rc" "$n" \
 		"$na" "$want" "$t" \

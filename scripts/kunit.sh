@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The kernel's KUnit tests of kTLS (net/tls/tx_kunit.c: what only
 # in-kernel callers can hand kTLS, such as slab memory spliced in with
-# MSG_SPLICE_PAGES). Boots a kernel built with CONFIG_TLS_KUNIT_TEST=y
+# MSG_SPLICE_PAGES; net/tls/aead_kunit.c: the AEADs kTLS uses, called as
+# kTLS calls them, and their exact cost per record under icount, which
+# scripts/bench.sh reads). Boots a kernel built with CONFIG_TLS_KUNIT_TEST=y
 # under QEMU with kunit.enable=1 (our configs leave KUnit disabled at
 # boot, so that no other run pays for it): the suites run at boot, before
 # user space, and scripts/guest-kunit.sh hands back the kernel log. Our
@@ -28,7 +30,7 @@ out=${KTLS_OUT:-$BUILD/out/$flavour}
 name=${out%/}
 name=${name##*/}
 # The suites that must run
-suites=(tls_tx)
+suites=(tls_tx tls_aead)
 
 kernel=$out/arch/x86/boot/bzImage
 [ -f "$kernel" ] || die "no kernel in $out: scripts/build-kernel.sh $flavour"

@@ -217,25 +217,29 @@ static int tls_rx_cmsg(struct msghdr *msg, u8 type)
 }
 
 /*
- * May the next record be decrypted straight into the reader's buffer?
- * Not under CCM: it computes its tag over the plaintext it wrote, so a
- * buffer that another thread of the reader writes meanwhile would fail a
- * good record, and with it the connection. GCM and ChaCha20-Poly1305
- * check the ciphertext, which lies in kernel memory.
+ * May the next record be decrypted for the reader without being queued?
+ * A small one always may: it is decrypted into kernel memory and copied
+ * (tls_rx_open_user()). A larger one goes straight into the reader's
+ * pages, but not under CCM: it computes its tag over the plaintext it
+ * wrote, so a buffer that another thread of the reader writes meanwhile
+ * would fail a good record, and with it the connection. GCM and
+ * ChaCha20-Poly1305 check the ciphertext, which lies in kernel memory.
  *
- * A TLS 1.3 record hides its type and may be padded: it is guessed to be
- * unpadded data, and decrypted again the other way when it is not
- * (tls_rx_open_user()). Data records come far more often than others,
- * and few peers pad; one that does is found out (@rx->pad_seen) and no
- * longer guessed for.
+ * A TLS 1.3 record hides its type and may be padded: a larger one is
+ * guessed to be unpadded data, and decrypted again the other way when it
+ * is not. Data records come far more often than others, and few peers
+ * pad; one that does is found out (@rx->pad_seen) and no longer guessed
+ * for.
  */
 static bool tls_rx_direct(struct tls_rx *rx, struct msghdr *msg, int flags,
 			  int type)
 {
-	if ((flags & MSG_PEEK) || !user_backed_iter(&msg->msg_iter) ||
-	    rx->key.cipher->ccm_b0)
+	if ((flags & MSG_PEEK) ||
+	    (type >= 0 && type != TLS_RECORD_TYPE_DATA))
 		return false;
-	if (type >= 0 && type != TLS_RECORD_TYPE_DATA)
+	if (tls_rx_rec_small(rx))
+		return true;
+	if (!user_backed_iter(&msg->msg_iter) || rx->key.cipher->ccm_b0)
 		return false;
 	return rx->key.version == TLS_1_2_VERSION || rx->no_pad ||
 	       rx->pad_seen < TLS_RX_PAD_SEEN_MAX;
@@ -325,7 +329,7 @@ static int tls_rx_read_skb(struct sock *sk, struct tls_rx *rx,
 static int tls_rx_read_new(struct sock *sk, struct tls_rx *rx,
 			   struct tls_rx_read *rd, long *timeo)
 {
-	struct sk_buff *skb;
+	struct sk_buff *skb = NULL;
 	int err, n;
 
 	if (tls_rx_peek_full(sk, rx, rd->flags))
@@ -348,7 +352,8 @@ static int tls_rx_read_new(struct sock *sk, struct tls_rx *rx,
 		return 1;
 	}
 	if (tls_rx_direct(rx, rd->msg, rd->flags, rd->type)) {
-		n = tls_rx_open_user(sk, rx, rd->msg, rd->len - rd->copied);
+		n = tls_rx_open_user(sk, rx, rd->msg, rd->len - rd->copied,
+				     &skb);
 		if (n > 0) {
 			if (rd->type < 0) {
 				tls_rx_cmsg(rd->msg, TLS_RECORD_TYPE_DATA);
@@ -362,7 +367,9 @@ static int tls_rx_read_new(struct sock *sk, struct tls_rx *rx,
 		if (n != -EAGAIN)
 			return tls_rx_abort(sk, rx, n);
 	}
-	skb = tls_rx_open(sk, rx);
+	/* a small record that was not data comes back decrypted */
+	if (!skb)
+		skb = tls_rx_open(sk, rx);
 	if (IS_ERR(skb))
 		return tls_rx_abort(sk, rx, PTR_ERR(skb));
 	tls_rx_queue(rx, skb);

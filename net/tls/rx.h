@@ -56,12 +56,12 @@ static inline struct tls_rx_msg *tls_rx_msg(struct sk_buff *skb)
  *	the next keys (setsockopt(TLS_RX) again) before they can be read
  * @no_pad: TLS_RX_EXPECT_NO_PAD: the peer promised not to pad TLS 1.3
  *	records; they are decrypted straight into the reader's buffer
- * @pad_seen: TLS 1.3 records that turned out padded although the peer
- *	promised nothing. Until %TLS_RX_PAD_SEEN_MAX of them, TLS 1.3 data
- *	records are decrypted straight into the reader's buffer too, on the
- *	guess that they carry no padding; from then on through kernel
- *	memory, as a padding peer would otherwise cost two decryptions per
- *	record.
+ * @pad_seen: TLS 1.3 records, larger than small ones (tls_rx_rec_small()),
+ *	that turned out padded although the peer promised nothing. Until
+ *	%TLS_RX_PAD_SEEN_MAX of them, such records are decrypted straight
+ *	into the reader's buffer too, on the guess that they are data and
+ *	carry no padding; from then on through kernel memory, as a padding
+ *	peer would otherwise cost two decryptions per record.
  * @sk_data_ready: the socket's own callback, called once a whole record
  *	(or an error) can be read
  * @dev: the device that decrypts records as they arrive, or NULL
@@ -98,6 +98,19 @@ struct tls_rx {
 
 /* Padded records after which TLS 1.3 records are no longer guessed */
 #define TLS_RX_PAD_SEEN_MAX	4
+
+/*
+ * Plaintext bytes of a record small enough to be decrypted into kernel
+ * memory and copied to the reader, rather than into the reader's pages
+ */
+#define TLS_RX_SMALL_MAX	512
+
+/* Is the head record, its header parsed, a small one? */
+static inline bool tls_rx_rec_small(const struct tls_rx *rx)
+{
+	return rx->rec_len - rx->key.prefix - TLS_CIPHER_TAG_SIZE <=
+	       TLS_RX_SMALL_MAX;
+}
 
 /*
  * Make @n entries of @sg ready to be filled, none of them marking the end:
@@ -150,6 +163,6 @@ int tls_rx_tcp_copy_skb(struct sock *sk, u32 off, struct sk_buff *skb,
 /* rx_record.c: decrypting the record at the head of TCP's queue */
 struct sk_buff *tls_rx_open(struct sock *sk, struct tls_rx *rx);
 int tls_rx_open_user(struct sock *sk, struct tls_rx *rx, struct msghdr *msg,
-		     size_t room);
+		     size_t room, struct sk_buff **skbp);
 
 #endif /* _TLS_RX_H */

@@ -33,15 +33,18 @@
  * struct tls_rx_sg - the memory of one decryption
  * @src: AAD and ciphertext
  * @dst: AAD and where the plaintext goes
+ * @small: the plaintext of a small record, decrypted here and then
+ *	copied to the reader (tls_rx_open_small())
  * @op: the AEAD request, IV and AAD; last, as its request's context
  *	follows it
  *
- * Allocated for the record being decrypted and freed once it is: nearly
+ * Allocated for the record being decrypted and freed once it is: over
  * 3 KiB that an idle socket would otherwise hold in struct tls_rx.
  */
 struct tls_rx_sg {
 	struct scatterlist	src[TLS_RX_SRC_SEGS + 1];
 	struct scatterlist	dst[MAX_SKB_FRAGS + TLS_RX_USER_PAGES + 2];
+	u8			small[TLS_RX_SMALL_MAX];
 	struct tls_key_op	op;
 };
 
@@ -187,6 +190,20 @@ static int tls_rx_failed(struct sock *sk, int err)
 	return err;
 }
 
+/* @skb holds the record's plaintext, of content type @type: consume it */
+static void tls_rx_skb_done(struct sock *sk, struct tls_rx *rx,
+			    const struct tls_rx_rec *rec, struct sk_buff *skb,
+			    u8 type)
+{
+	u8 first = 0;
+
+	if (skb->len)
+		skb_copy_bits(skb, 0, &first, 1);
+	tls_rx_msg(skb)->off = 0;
+	tls_rx_msg(skb)->type = type;
+	tls_rx_rec_done(sk, rx, rec, type, first);
+}
+
 /* Decrypt into @skb, from where TCP holds the record or from a copy */
 static int tls_rx_open_skb(struct sock *sk, struct tls_rx *rx,
 			   struct tls_rx_rec *rec, struct sk_buff *skb)
@@ -231,7 +248,6 @@ static struct sk_buff *tls_rx_open_dev(struct sock *sk, struct tls_rx *rx,
 				       const struct tls_rx_rec *rec)
 {
 	struct sk_buff *skb;
-	u8 first = 0;
 
 	skb = tls_rx_skb_alloc(rec->plen, sk->sk_allocation);
 	if (!skb)
@@ -240,11 +256,7 @@ static struct sk_buff *tls_rx_open_dev(struct sock *sk, struct tls_rx *rx,
 		kfree_skb(skb);
 		return ERR_PTR(-EFAULT);
 	}
-	if (rec->plen)
-		skb_copy_bits(skb, 0, &first, 1);
-	tls_rx_msg(skb)->off = 0;
-	tls_rx_msg(skb)->type = rec->prefix[0];
-	tls_rx_rec_done(sk, rx, rec, rec->prefix[0], first);
+	tls_rx_skb_done(sk, rx, rec, skb, rec->prefix[0]);
 	return skb;
 }
 
@@ -261,8 +273,8 @@ struct sk_buff *tls_rx_open(struct sock *sk, struct tls_rx *rx)
 {
 	struct tls_rx_rec rec;
 	struct sk_buff *skb;
-	u8 type, first = 0;
 	int len, err;
+	u8 type;
 
 	err = tls_rx_rec_init(sk, rx, &rec);
 	if (err)
@@ -291,11 +303,7 @@ struct sk_buff *tls_rx_open(struct sock *sk, struct tls_rx *rx)
 		if (err)
 			goto fail;
 	}
-	if (len)
-		skb_copy_bits(skb, 0, &first, 1);
-	tls_rx_msg(skb)->off = 0;
-	tls_rx_msg(skb)->type = type;
-	tls_rx_rec_done(sk, rx, &rec, type, first);
+	tls_rx_skb_done(sk, rx, &rec, skb, type);
 	return skb;
 
 fail:
@@ -354,24 +362,89 @@ static int tls_rx_open_user_dev(struct sock *sk, struct tls_rx *rx,
 	return len;
 }
 
+/*
+ * TLS 1.3: the length of the content in the @len bytes of plaintext at
+ * @p, and its type; -EBADMSG when there is no type at all
+ */
+static int tls_rx_inner_buf(const u8 *p, unsigned int len, u8 *type)
+{
+	while (len--) {
+		if (p[len]) {
+			*type = p[len];
+			return len;
+		}
+	}
+	return -EBADMSG;
+}
+
+/*
+ * A small record is decrypted into @sg's own memory, then copied: for a
+ * few hundred bytes, a copy costs less than pinning the reader's page, and
+ * TLS 1.3's type and padding are known before anything reaches the
+ * reader, so no record is decrypted twice. A record of another type than
+ * data comes back in @skbp, consumed, for the caller to queue.
+ */
+static int tls_rx_open_small(struct sock *sk, struct tls_rx *rx,
+			     const struct tls_rx_rec *rec, struct tls_rx_sg *sg,
+			     struct msghdr *msg, struct sk_buff **skbp)
+{
+	u8 type = rec->prefix[0];
+	struct sk_buff *skb;
+	int len = rec->plen;
+	int err;
+
+	sg_init_table(sg->dst, 2);
+	sg_set_buf(&sg->dst[0], sg->op.aad, rec->aad_len);
+	sg_set_buf(&sg->dst[1], sg->small, rec->plen);
+	err = tls_rx_decrypt(rx, rec, &sg->op, sg->src, sg->dst);
+	if (err)
+		return err == -ENOMEM ? -EAGAIN : tls_rx_failed(sk, -EBADMSG);
+	if (rx->key.version == TLS_1_3_VERSION) {
+		len = tls_rx_inner_buf(sg->small, rec->plen, &type);
+		if (len < 0)
+			return tls_rx_failed(sk, len);
+	}
+	/* the reader takes data with content; the rest is queued */
+	if (type == TLS_RECORD_TYPE_DATA && len) {
+		/* a fault: the record stays, and the skb way reports it */
+		if (copy_to_iter(sg->small, len, &msg->msg_iter) != len)
+			return -EAGAIN;
+		tls_rx_rec_done(sk, rx, rec, type, 0);
+		return len;
+	}
+	skb = tls_rx_skb_alloc(len, sk->sk_allocation);
+	if (!skb)
+		return -EAGAIN;
+	skb_store_bits(skb, 0, sg->small, len);
+	tls_rx_skb_done(sk, rx, rec, skb, type);
+	*skbp = skb;
+	return -EAGAIN;
+}
+
 /**
  * tls_rx_open_user() - decrypt the next record into the reader's buffer
  * @sk: the socket, owned
  * @rx: its RX state; TCP holds the whole record (tls_rx_rec_ready())
- * @msg: the reader's message, its iterator backed by user memory
+ * @msg: the reader's message: its iterator backed by user memory, unless
+ *	the record is small (tls_rx_rec_small())
  * @room: bytes the read may still take
+ * @skbp: set to the record, decrypted and consumed, when a small one was
+ *	not data after all; untouched otherwise
  *
  * Only a data record whose plaintext fits in @room goes this way. TLS 1.3
- * hides the type and may pad: the last plaintext byte is taken to be the
- * type, and a record that turns out to be padded or not data is
- * decrypted again the other way. Its plaintext was written into @msg's
- * memory meanwhile, past what the read returns so far.
+ * hides the type and may pad. A small record is decrypted into kernel
+ * memory and copied (tls_rx_open_small()). Of a larger one the last
+ * plaintext byte is taken to be the type, and a record that turns out to
+ * be padded or not data is decrypted again the other way. Its plaintext
+ * was written into @msg's memory meanwhile, past what the read returns
+ * so far.
  *
  * Return: plaintext bytes written into @msg; -EAGAIN when this record
- * must go through tls_rx_open() (@msg is then as it was); -EBADMSG.
+ * must go through tls_rx_open(), or is in @skbp (@msg is then as it was);
+ * -EBADMSG.
  */
 int tls_rx_open_user(struct sock *sk, struct tls_rx *rx, struct msghdr *msg,
-		     size_t room)
+		     size_t room, struct sk_buff **skbp)
 {
 	struct page *pages[TLS_RX_USER_PAGES];
 	struct iov_iter_state state;
@@ -400,6 +473,10 @@ int tls_rx_open_user(struct sock *sk, struct tls_rx *rx, struct msghdr *msg,
 	iov_iter_save_state(&msg->msg_iter, &state);
 	if (tls_rx_src_tcp(sk, rx, &rec, sg)) {
 		err = -EAGAIN;
+		goto out;
+	}
+	if (rec.plen <= TLS_RX_SMALL_MAX) {
+		err = tls_rx_open_small(sk, rx, &rec, sg, msg, skbp);
 		goto out;
 	}
 	n = tls_rx_dst_user(sg, msg, rec.aad_len, len, pages, &npages);

@@ -345,27 +345,23 @@ static u64 aead_kunit_empty(void)
 static void aead_kunit_time(struct kunit *test, struct aead_kunit_rec *rec,
 			    u64 *enc, u64 *dec)
 {
-	u64 te[AEAD_KUNIT_RUNS], td[AEAD_KUNIT_RUNS], t;
-	unsigned int i;
+	/* [0]: seals, [1]: opens */
+	u64 runs[2][AEAD_KUNIT_RUNS], t;
+	unsigned int i, d;
 	int err;
 
 	for (i = 0; i < AEAD_KUNIT_WARMUP + AEAD_KUNIT_RUNS; i++) {
-		t = ktime_get_ns();
-		err = aead_kunit_op(rec, true);
-		t = ktime_get_ns() - t;
-		KUNIT_ASSERT_EQ(test, err, 0);
-		if (i >= AEAD_KUNIT_WARMUP)
-			te[i - AEAD_KUNIT_WARMUP] = t;
-
-		t = ktime_get_ns();
-		err = aead_kunit_op(rec, false);
-		t = ktime_get_ns() - t;
-		KUNIT_ASSERT_EQ(test, err, 0);
-		if (i >= AEAD_KUNIT_WARMUP)
-			td[i - AEAD_KUNIT_WARMUP] = t;
+		for (d = 0; d < 2; d++) {
+			t = ktime_get_ns();
+			err = aead_kunit_op(rec, !d);
+			t = ktime_get_ns() - t;
+			KUNIT_ASSERT_EQ(test, err, 0);
+			if (i >= AEAD_KUNIT_WARMUP)
+				runs[d][i - AEAD_KUNIT_WARMUP] = t;
+		}
 	}
-	*enc = aead_kunit_median(te);
-	*dec = aead_kunit_median(td);
+	*enc = aead_kunit_median(runs[0]);
+	*dec = aead_kunit_median(runs[1]);
 }
 
 static void aead_kunit_cost_row(struct kunit *test,

@@ -139,12 +139,25 @@ static int tls_rx_src_tcp(struct sock *sk, struct tls_rx *rx,
 
 /*
  * TLS 1.3 (RFC 8446, section 5.4): the plaintext ends with the content
- * type, then zeros. Return the content's length, or -EBADMSG when there
- * is no type at all.
+ * type, then zeros. Return the length of the content in the @len bytes of
+ * plaintext at @p and set its @type, or -EBADMSG when there is no type.
  */
+static int tls_rx_inner_buf(const u8 *p, unsigned int len, u8 *type)
+{
+	while (len--) {
+		if (p[len]) {
+			*type = p[len];
+			return len;
+		}
+	}
+	return -EBADMSG;
+}
+
+/* The same for the @len bytes of plaintext in @skb, from its end back */
 static int tls_rx_inner_type(struct sk_buff *skb, unsigned int len, u8 *type)
 {
 	u8 buf[64];
+	int k;
 
 	while (len) {
 		unsigned int n = min_t(unsigned int, len, sizeof(buf));
@@ -152,12 +165,9 @@ static int tls_rx_inner_type(struct sk_buff *skb, unsigned int len, u8 *type)
 		len -= n;
 		if (skb_copy_bits(skb, len, buf, n))
 			return -EBADMSG;
-		while (n--) {
-			if (buf[n]) {
-				*type = buf[n];
-				return len + n;
-			}
-		}
+		k = tls_rx_inner_buf(buf, n, type);
+		if (k >= 0)
+			return len + k;
 	}
 	return -EBADMSG;
 }
@@ -360,21 +370,6 @@ static int tls_rx_open_user_dev(struct sock *sk, struct tls_rx *rx,
 	}
 	tls_rx_rec_done(sk, rx, rec, TLS_RECORD_TYPE_DATA, 0);
 	return len;
-}
-
-/*
- * TLS 1.3: the length of the content in the @len bytes of plaintext at
- * @p, and its type; -EBADMSG when there is no type at all
- */
-static int tls_rx_inner_buf(const u8 *p, unsigned int len, u8 *type)
-{
-	while (len--) {
-		if (p[len]) {
-			*type = p[len];
-			return len;
-		}
-	}
-	return -EBADMSG;
 }
 
 /*

@@ -56,13 +56,17 @@
 #   make bench-mem    kernel memory per idle kTLS socket, ours against the
 #                 base kernel's (scripts/bench-mem.sh, about 2 minutes;
 #                 builds no kernel)
+#   make bench-scale  cost per MiB of kTLS sendfile() and read() with 1,
+#                 100 and 10,000 connections, ours against the base
+#                 kernel's, with plain TCP's floors (scripts/bench-scale.sh,
+#                 about 13 minutes; builds no kernel)
 
 SHELL := /bin/bash
 S := scripts
 
 .PHONY: run test test-debug tree export check-sync kernel kernel-base kernel-debug \
 	static bisect selftests interop compare fuzz bench bench-kcm bench-aead \
-	bench-device bench-mem stress soak coverage faultinj clean
+	bench-device bench-mem bench-scale stress soak coverage faultinj clean
 
 run: tree
 	$(S)/demo.sh
@@ -104,6 +108,8 @@ bench-device: kernel
 	$(S)/bench-device.sh
 bench-mem:
 	$(S)/bench-mem.sh
+bench-scale:
+	$(S)/bench-scale.sh
 stress: kernel
 	$(S)/stress.sh
 soak: kernel

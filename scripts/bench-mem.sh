@@ -4,8 +4,10 @@
 # whose header says what it counts), boots each kernel under QEMU with one
 # vCPU and runs scripts/guest-bench-mem.sh there: SOCKETS loopback
 # connections, one end of each given the "tls" ULP and AES-128-GCM TX and
-# RX keys, TLS 1.2 then TLS 1.3. Slab growth is exact (object counts), so
-# one run per kernel suffices.
+# RX keys, TLS 1.2 then TLS 1.3; then the same again with one 64-byte
+# record sent from each kTLS end and read by the other (idle after use:
+# what a socket keeps of its record memory). Slab growth is exact (object
+# counts), so one run per kernel suffices.
 #
 # usage: bench-mem.sh [--smoke] [--sockets N] [--out DIR] [FLAVOUR...]
 #   (none)      10000 sockets, base (if built) and series, into bench/mem/
@@ -76,9 +78,9 @@ for f in "${flavours[@]}"; do
 		rc=$?
 	cp "$BUILD/runs/bench-mem-$f/out/output" "$out/$f.output" 2>/dev/null ||
 		: > "$out/$f.output"
-	n=$(grep -c '^mem tls1[23] ' "$out/$f.output" || true)
-	if [ $rc -ne 0 ] || [ "$n" -ne 2 ]; then
-		log "$f: guest run failed (exit $rc, $n of 2 numbers)"
+	n=$(grep -c '^mem tls1[23]\(-sent\)\? ' "$out/$f.output" || true)
+	if [ $rc -ne 0 ] || [ "$n" -ne 4 ]; then
+		log "$f: guest run failed (exit $rc, $n of 4 numbers)"
 		status=1
 	fi
 done
@@ -113,6 +115,23 @@ ratio() { [ -n "$1" ] && [ -n "$2" ] && awk -v a="$1" -v b="$2" 'BEGIN { printf 
 			"$(ratio "$(slab series 13)" "$(slab base 13)") |" \
 			"$(ratio "$(memfree series 12)" "$(memfree base 12)") |" \
 			"$(ratio "$(memfree series 13)" "$(memfree base 13)") |"
+	fi
+	echo
+	echo "Idle after use: the same, then each kTLS end sends one 64-byte"
+	echo "record, which the other end reads. Record memory comes from page"
+	echo "fragments (pages, not slab): MemFree shows what a socket keeps of it."
+	echo
+	echo "| kernel | TLS 1.2 slab | TLS 1.3 slab | TLS 1.2 MemFree | TLS 1.3 MemFree |"
+	echo "|---|---|---|---|---|"
+	for f in "${flavours[@]}"; do
+		echo "| $f | $(slab "$f" 12-sent) | $(slab "$f" 13-sent) |" \
+			"$(memfree "$f" 12-sent) | $(memfree "$f" 13-sent) |"
+	done
+	if [[ " ${flavours[*]} " == *" base "* && " ${flavours[*]} " == *" series "* ]]; then
+		echo "| series / base | $(ratio "$(slab series 12-sent)" "$(slab base 12-sent)") |" \
+			"$(ratio "$(slab series 13-sent)" "$(slab base 13-sent)") |" \
+			"$(ratio "$(memfree series 12-sent)" "$(memfree base 12-sent)") |" \
+			"$(ratio "$(memfree series 13-sent)" "$(memfree base 13-sent)") |"
 	fi
 	echo
 	echo "Caches that grew (bytes per socket, object size), TLS 1.2:"

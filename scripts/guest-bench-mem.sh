@@ -16,4 +16,8 @@ rc=0
 for v in 12 13; do
 	"$bin" "$n" "$v" || rc=1
 done
+# idle after use: each socket sent one record
+for v in 12 13; do
+	"$bin" "$n" "$v" sent || rc=1
+done
 exit $rc

@@ -43,6 +43,8 @@ done
 runs+=("tcp-sendfile n/a file")
 # ossl-read and tcp-recv: the receivers of ktls-sendfile and tcp-sendfile
 for c in "${ciphers[@]}"; do runs+=("ktls-read $c file"); done
+# plain TCP's receiver without the copy: the floor of ktls-read's bound
+runs+=("tcp-discard n/a file")
 for m in 64 4096; do
 	for s in rr-ossl rr-ktls rr-ktls-tx; do
 		for c in "${ciphers[@]}"; do runs+=("$s $c $m"); done

@@ -21,8 +21,10 @@
 #      (test-async.sh --smoke)
 #   7. the `make run` demo
 #   8. a smoke run of the benchmark (make bench on a 4 MiB file, series
-#      kernel only): it runs and gives every number, however large; and
-#      of the KCM latency benchmark (make bench-kcm, 1000 requests)
+#      kernel only): it runs and gives every number, however large; of
+#      the scale benchmark (make bench-scale, 16 MiB, up to 100
+#      connections); and of the KCM latency benchmark (make bench-kcm,
+#      1000 requests)
 #   9. the series under the kernel's checkers: the debug-lite kernel
 #      (KASAN, lockdep, kmemleak, UBSAN, DEBUG_ATOMIC_SLEEP, the hung-task
 #      detector; scripts/config/debug.config) and on it the selftests
@@ -67,6 +69,8 @@ if step "series applies to the base tree (make tree)" "$s/tree.sh"; then
 			"$s/test-async.sh" --smoke series
 		step "demo (make run)" "$s/demo.sh" || true
 		step "benchmark smoke run (bench.sh --smoke)" "$s/bench.sh" --smoke || true
+		step "scale benchmark smoke run (bench-scale.sh --smoke)" \
+			"$s/bench-scale.sh" --smoke || true
 		step "KCM latency benchmark smoke run (bench-kcm.sh --smoke)" \
 			"$s/bench-kcm.sh" --smoke || true
 	fi

@@ -48,6 +48,9 @@ static inline struct tls_rx_msg *tls_rx_msg(struct sk_buff *skb)
  * @part_len: bytes in @part
  * @part_wanted: @part could not be allocated where the parser may not
  *	sleep: a reader tries again, and until then one is woken
+ * @rec_type: the head record's content type, set with @rec_len: with it
+ *	the header is known without reading it from TCP again (its version
+ *	is always TLS 1.2's, the parser checked)
  * @err: -EBADMSG once a record failed to decrypt or was too short to:
  *	every read returns it from now
  * @stopped: the parser found a malformed header and reported it through
@@ -73,9 +76,9 @@ static inline struct tls_rx_msg *tls_rx_msg(struct sk_buff *skb)
  *
  * Allocated by setsockopt(TLS_RX), freed by close(). Every field but
  * @rec_len, @queue's emptiness and the flags that poll() reads is used
- * under the socket lock only. The parser's fields (@rec_len, @part,
- * @part_len, @part_wanted, @stopped, and @err for a short record) are
- * also written by the data_ready callback, which runs only while no task
+ * under the socket lock only. The parser's fields (@rec_len, @rec_type,
+ * @part, @part_len, @part_wanted, @stopped, and @err for a short record)
+ * are also written by the data_ready callback, which runs only while no task
  * owns the socket (or from the owner's own backlog processing), so
  * writers never race; poll() reads them with READ_ONCE().
  */
@@ -87,6 +90,7 @@ struct tls_rx {
 	struct sk_buff		*part;
 	u32			part_len;
 	bool			part_wanted;
+	u8			rec_type;
 	int			err;
 	bool			stopped;
 	bool			expired;

@@ -256,10 +256,11 @@ static u32 tls_rx_wire_max(const struct tls_key *key)
  * an implausible length is reported before a bad version, as the kTLS
  * selftests expect.
  *
- * Return: the record's wire length, 0 while the header is incomplete, or
- * a negative errno for a header no sender of these keys could have sent.
+ * Return: the record's wire length, its content type in @type; 0 while
+ * the header is incomplete, or a negative errno for a header no sender of
+ * these keys could have sent.
  */
-static int tls_rx_header(struct sock *sk, const struct tls_rx *rx)
+static int tls_rx_header(struct sock *sk, const struct tls_rx *rx, u8 *type)
 {
 	u32 moved = min_t(u32, rx->part_len, TLS_HEADER_SIZE);
 	const struct tls_key *key = &rx->key;
@@ -278,6 +279,7 @@ static int tls_rx_header(struct sock *sk, const struct tls_rx *rx)
 		return -EBADMSG;
 	if (get_unaligned_be16(hdr + 1) != TLS_1_2_VERSION)
 		return -EINVAL;
+	*type = hdr[0];
 	return len + TLS_HEADER_SIZE;
 }
 
@@ -385,12 +387,13 @@ static void tls_rx_squeeze(struct sock *sk, struct tls_rx *rx, gfp_t gfp)
  */
 void tls_rx_parse(struct sock *sk, struct tls_rx *rx, gfp_t gfp)
 {
+	u8 type;
 	int ret;
 
 	if (rx->stopped || rx->expired)
 		return;
 	if (!rx->rec_len) {
-		ret = tls_rx_header(sk, rx);
+		ret = tls_rx_header(sk, rx, &type);
 		if (ret < 0) {
 			WRITE_ONCE(rx->stopped, true);
 			if (ret == -EBADMSG)
@@ -400,6 +403,7 @@ void tls_rx_parse(struct sock *sk, struct tls_rx *rx, gfp_t gfp)
 			return;
 		}
 		if (ret) {
+			rx->rec_type = type;
 			WRITE_ONCE(rx->rec_len, ret);
 			if (rx->dev)
 				tls_dev_rx_header(sk, rx);

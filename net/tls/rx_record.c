@@ -66,7 +66,10 @@ struct tls_rx_rec {
 	bool		dev;
 };
 
-/* Read the record's prefix */
+/*
+ * The record's prefix: its header as the parser read it, then what else
+ * the keys put there (TLS 1.2's explicit nonce), read from the record
+ */
 static int tls_rx_rec_init(struct sock *sk, struct tls_rx *rx,
 			   struct tls_rx_rec *rec)
 {
@@ -84,9 +87,16 @@ static int tls_rx_rec_init(struct sock *sk, struct tls_rx *rx,
 			return err;
 		rec->dev = err;
 	}
-	err = tls_rx_rec_copy(sk, rx, 0, rec->prefix, key->prefix);
-	if (err)
-		return err;
+	rec->prefix[0] = rx->rec_type;
+	put_unaligned_be16(TLS_1_2_VERSION, rec->prefix + 1);
+	put_unaligned_be16(rx->rec_len - TLS_HEADER_SIZE, rec->prefix + 3);
+	if (key->prefix > TLS_HEADER_SIZE) {
+		err = tls_rx_rec_copy(sk, rx, TLS_HEADER_SIZE,
+				      rec->prefix + TLS_HEADER_SIZE,
+				      key->prefix - TLS_HEADER_SIZE);
+		if (err)
+			return err;
+	}
 	rec->cryptlen = rx->rec_len - key->prefix;
 	rec->plen = rec->cryptlen - TLS_CIPHER_TAG_SIZE;
 	return 0;

@@ -257,7 +257,7 @@ static ssize_t tls_tx_send_locked(struct sock *sk, struct tls_tx *tx,
 		 * though tls_tx_full() saw room for the other kind. It
 		 * closes; an empty record always takes something.
 		 */
-		if (n && !tls_tx_full(tx))
+		if (n && !tls_tx_full(sk, tx))
 			continue;
 		if (WARN_ON_ONCE(!n && !tx->open.len)) {
 			err = -EIO;
@@ -594,8 +594,6 @@ void tls_tx_stop(struct sock *sk, struct tls_tx *tx)
 
 	tls_tx_open_release(&tx->open);
 	tls_tx_buf_free(tx->out);
-	if (tx->frag.page)
-		put_page(tx->frag.page);
 	tls_tx_next_free(tx->next);
 	tls_key_free(&tx->key);
 	mutex_destroy(&tx->lock);

@@ -26,6 +26,8 @@ struct tls_dev_tx;
  * holds
  */
 #define TLS_TX_DEV_FRAGS	MIN(TLS_TX_FRAGS, MAX_SKB_FRAGS - 2)
+/* A record's payload starts at a multiple of this: see tx_record.c */
+#define TLS_TX_ALIGN		256
 /* Pieces a sent record may span: sealed, or framed for the device */
 #define TLS_TX_BUF_SEGS		MAX(TLS_TX_SEGS, TLS_TX_DEV_FRAGS + 2)
 
@@ -39,7 +41,7 @@ struct tls_dev_tx;
  * for want of memory.
  *
  * @seg: physically contiguous pieces, in order, each holding a page
- *	reference. They come from the TX path's page fragment (compound
+ *	reference. They come from sk_page_frag() (compound
  *	pages, like TCP's own), so a record is one or two pieces.
  * @ext: instead of @seg, for a record framed for a device with
  *	TLS_TX_ZEROCOPY_RO: its prefix, the spliced pages and its tag room,
@@ -130,7 +132,6 @@ struct tls_tx_next {
  *	not put its bytes into the middle of the first one's.
  * @open: the record being filled
  * @out: the encrypted record TCP has not taken all of, or NULL
- * @frag: where record memory comes from, as sk_page_frag() for TCP
  * @err: an error that ended the path for good (a failed encryption
  *	leaves no way to continue the record stream), 0 before
  * @max_payload: the most plaintext one record carries (RFC 8449's limit,
@@ -158,7 +159,6 @@ struct tls_tx {
 	struct mutex		lock;	/* serialises senders, see above */
 	struct tls_tx_open	open;
 	struct tls_tx_buf	*out;
-	struct page_frag	frag;
 	int			err;
 	u16			max_payload;
 	bool			closing;
@@ -207,7 +207,7 @@ int tls_tx_take(struct sock *sk, struct tls_tx *tx, struct msghdr *msg,
 int tls_tx_borrow(struct sock *sk, struct tls_tx *tx, struct msghdr *msg,
 		  size_t len);
 int tls_tx_seal(struct sock *sk, struct tls_tx *tx);
-bool tls_tx_full(struct tls_tx *tx);
+bool tls_tx_full(struct sock *sk, struct tls_tx *tx);
 int tls_tx_abort(struct sock *sk, struct tls_tx *tx, int err);
 void tls_tx_open_release(struct tls_tx_open *open);
 void tls_tx_buf_free(struct tls_tx_buf *buf);

@@ -11,10 +11,22 @@
  * caller's own pages when a send fills a whole record, or ends one, and
  * that record is sealed before the send returns: the copy is left out.
  *
- * Record memory comes from a page fragment of the TX path's own, in
- * compound pages, the way TCP fills its skbs: a record is one or two
- * contiguous pieces, and a page is used again as soon as TCP has let go
- * of every record in it.
+ * Record memory comes from the page fragment TCP copies into,
+ * sk_page_frag(): the task's for a user socket, the socket's own for an
+ * in-kernel one. It is handed out in compound pages: a record is one or
+ * two contiguous pieces, a page is used again as soon as every record in
+ * it is gone, and a socket that sent holds no page once its records are
+ * sent. Other sockets of the task take from the same fragment between
+ * two sends, so a piece grows only while the room starts right after it.
+ *
+ * A payload that crosses a page end starts at a multiple of TLS_TX_ALIGN
+ * in it. The crypto API walks a scatterlist a page at a time, and the
+ * AEADs take whole blocks, many at once: where a page ends inside what
+ * they take, the walk bounces it through a buffer of its own, and the
+ * cipher runs its slower tail code. Both cost a 16 KiB record several
+ * thousand instructions. With the payload aligned, page ends fall on
+ * block ends in the record's memory, and in page-cache pages spliced in
+ * too, which start at page ends. Small records stay packed.
  */
 
 #include <linux/highmem.h>
@@ -104,11 +116,11 @@ static bool tls_tx_frag_follows(const struct page_frag *pf,
  * follows it, else a new piece starts. Return: bytes taken, 0 when @vec
  * is full, or -ENOMEM.
  */
-static int tls_tx_frag_take(struct sock *sk, struct tls_tx *tx,
-			    struct bio_vec *vec, unsigned int *nr,
-			    unsigned int max, unsigned int want)
+static int tls_tx_frag_take(struct sock *sk, struct bio_vec *vec,
+			    unsigned int *nr, unsigned int max,
+			    unsigned int want)
 {
-	struct page_frag *pf = &tx->frag;
+	struct page_frag *pf = sk_page_frag(sk);
 	struct bio_vec *last = *nr ? &vec[*nr - 1] : NULL;
 	unsigned int n;
 
@@ -129,12 +141,12 @@ static int tls_tx_frag_take(struct sock *sk, struct tls_tx *tx,
 }
 
 /* Give back the last @n bytes taken, which are still the newest */
-static void tls_tx_frag_untake(struct tls_tx *tx, struct bio_vec *vec,
+static void tls_tx_frag_untake(struct sock *sk, struct bio_vec *vec,
 			       unsigned int *nr, unsigned int n)
 {
 	struct bio_vec *last = &vec[*nr - 1];
 
-	tx->frag.offset -= n;
+	sk_page_frag(sk)->offset -= n;
 	last->bv_len -= n;
 	if (!last->bv_len) {
 		put_page(last->bv_page);
@@ -142,13 +154,34 @@ static void tls_tx_frag_untake(struct tls_tx *tx, struct bio_vec *vec,
 	}
 }
 
+/*
+ * Start a record's memory so that its payload, after the prefix, lands
+ * on a multiple of TLS_TX_ALIGN in the page fragment, unless its first
+ * @len bytes fit in the page they start in as they are: up to
+ * TLS_TX_ALIGN - 1 bytes are skipped. The room the prefix needs is made
+ * first, so that tls_tx_frag_take() does not move on to another page.
+ */
+static int tls_tx_frag_align(struct sock *sk, struct tls_tx *tx,
+			     unsigned int len)
+{
+	struct page_frag *pf = sk_page_frag(sk);
+	unsigned int start;
+
+	if (!skb_page_frag_refill(32 + TLS_TX_ALIGN, pf, sk->sk_allocation))
+		return -ENOMEM;
+	start = pf->offset + tx->key.prefix;
+	if (offset_in_page(start) + len > PAGE_SIZE)
+		pf->offset += -start & (TLS_TX_ALIGN - 1);
+	return 0;
+}
+
 /* Grow @buf by exactly @len bytes of record memory */
-static int tls_tx_buf_grow(struct sock *sk, struct tls_tx *tx,
-			   struct tls_tx_buf *buf, unsigned int len)
+static int tls_tx_buf_grow(struct sock *sk, struct tls_tx_buf *buf,
+			   unsigned int len)
 {
 	while (len) {
-		int n = tls_tx_frag_take(sk, tx, buf->seg, &buf->nr,
-					 TLS_TX_SEGS, len);
+		int n = tls_tx_frag_take(sk, buf->seg, &buf->nr, TLS_TX_SEGS,
+					 len);
 
 		if (n <= 0)
 			return n ? n : -ENOMEM;
@@ -185,7 +218,7 @@ static int tls_tx_copy_into(struct sock *sk, struct tls_tx *tx,
 		size_t got;
 		int n;
 
-		n = tls_tx_frag_take(sk, tx, vec, nr, max, len - done);
+		n = tls_tx_frag_take(sk, vec, nr, max, len - done);
 		if (n <= 0)
 			return done ? done : n;
 		last = &vec[*nr - 1];
@@ -195,7 +228,7 @@ static int tls_tx_copy_into(struct sock *sk, struct tls_tx *tx,
 		tx->open.len += got;
 		done += got;
 		if (got < n) {
-			tls_tx_frag_untake(tx, vec, nr, n - got);
+			tls_tx_frag_untake(sk, vec, nr, n - got);
 			return done ? done : -EFAULT;
 		}
 	}
@@ -204,13 +237,15 @@ static int tls_tx_copy_into(struct sock *sk, struct tls_tx *tx,
 
 /**
  * tls_tx_full() - must the open record close before it takes more?
- * @tx: the TX state, socket locked
+ * @sk: the socket, locked
+ * @tx: its TX state
  *
  * Return: true when it holds as many bytes as a record may carry, or has
  * no piece of memory left to grow into.
  */
-bool tls_tx_full(struct tls_tx *tx)
+bool tls_tx_full(struct sock *sk, struct tls_tx *tx)
 {
+	const struct page_frag *pf = sk_page_frag(sk);
 	const struct tls_tx_open *open = &tx->open;
 	const struct bio_vec *last;
 
@@ -223,8 +258,7 @@ bool tls_tx_full(struct tls_tx *tx)
 		return false;
 	/* out of frags: copies may still grow the last one */
 	last = &open->frags->vec[open->nr - 1];
-	return !tls_tx_frag_follows(&tx->frag, last) ||
-	       tx->frag.offset == tx->frag.size;
+	return !tls_tx_frag_follows(pf, last) || pf->offset == pf->size;
 }
 
 /**
@@ -252,7 +286,8 @@ int tls_tx_copy(struct sock *sk, struct tls_tx *tx, struct msghdr *msg,
 		return -ENOMEM;
 	/* the record's own memory starts with room for its prefix */
 	if (!buf->nr) {
-		err = tls_tx_buf_grow(sk, tx, buf, tx->key.prefix);
+		err = tls_tx_frag_align(sk, tx, len) ?:
+		      tls_tx_buf_grow(sk, buf, tx->key.prefix);
 		if (err)
 			return err;
 	}
@@ -330,7 +365,7 @@ int tls_tx_take(struct sock *sk, struct tls_tx *tx, struct msghdr *msg,
 		}
 		if (last && last->bv_page == page &&
 		    last->bv_offset + last->bv_len == off &&
-		    !tls_tx_frag_follows(&tx->frag, last)) {
+		    !tls_tx_frag_follows(sk_page_frag(sk), last)) {
 			last->bv_len += n;
 		} else if (open->nr < tls_tx_frags_max(tx)) {
 			get_page(page);
@@ -360,17 +395,18 @@ static unsigned int tls_tx_buf_size(const struct tls_tx_buf *buf)
  * Shrink @buf back to @size bytes after a failed grow; the fragment gets
  * back what is still at its end.
  */
-static void tls_tx_buf_trim(struct tls_tx *tx, struct tls_tx_buf *buf,
+static void tls_tx_buf_trim(struct sock *sk, struct tls_tx_buf *buf,
 			    unsigned int size)
 {
+	struct page_frag *pf = sk_page_frag(sk);
 	unsigned int over = tls_tx_buf_size(buf) - size;
 
 	while (over) {
 		struct bio_vec *last = &buf->seg[buf->nr - 1];
 		unsigned int n = min(over, last->bv_len);
 
-		if (tls_tx_frag_follows(&tx->frag, last))
-			tx->frag.offset -= n;
+		if (tls_tx_frag_follows(pf, last))
+			pf->offset -= n;
 		last->bv_len -= n;
 		over -= n;
 		if (!last->bv_len)
@@ -455,16 +491,19 @@ int tls_tx_borrow(struct sock *sk, struct tls_tx *tx, struct msghdr *msg,
 	if (!buf)
 		return -ENOMEM;
 	size = tls_tx_buf_size(buf);
-	err = tls_tx_buf_grow(sk, tx, buf, tls_tx_seal_size(tx, len) - size);
+	err = size ? 0 : tls_tx_frag_align(sk, tx, len);
+	if (!err)
+		err = tls_tx_buf_grow(sk, buf,
+				      tls_tx_seal_size(tx, len) - size);
 	if (err) {
-		tls_tx_buf_trim(tx, buf, size);
+		tls_tx_buf_trim(sk, buf, size);
 		return err;
 	}
 	done = tls_tx_borrow_pages(open, msg, len);
 	if (done < len) {
 		iov_iter_revert(&msg->msg_iter, done);
 		tls_tx_frags_put(open);
-		tls_tx_buf_trim(tx, buf, size);
+		tls_tx_buf_trim(sk, buf, size);
 		return 0;
 	}
 	open->len = len;
@@ -527,9 +566,11 @@ static int tls_tx_seal_mem(struct sock *sk, struct tls_tx *tx)
 	size = tls_tx_buf_size(buf);
 	if (need <= size)
 		return 0;
-	err = tls_tx_buf_grow(sk, tx, buf, need - size);
+	err = size ? 0 : tls_tx_frag_align(sk, tx, need - tx->key.prefix);
+	if (!err)
+		err = tls_tx_buf_grow(sk, buf, need - size);
 	if (err)
-		tls_tx_buf_trim(tx, buf, size);
+		tls_tx_buf_trim(sk, buf, size);
 	return err;
 }
 
@@ -668,14 +709,14 @@ static int tls_tx_frame(struct sock *sk, struct tls_tx *tx)
 	 * its prefix, which an empty record does not have yet.
 	 */
 	size = tls_tx_buf_size(buf);
-	err = tls_tx_buf_grow(sk, tx, buf, open->nr ?
+	err = tls_tx_buf_grow(sk, buf, open->nr ?
 			      key->prefix + TLS_CIPHER_TAG_SIZE :
 			      key->prefix + open->len + TLS_CIPHER_TAG_SIZE -
 			      size);
 	if (!err && open->nr && buf->nr != 1)
 		err = -ENOMEM;
 	if (err) {
-		tls_tx_buf_trim(tx, buf, size);
+		tls_tx_buf_trim(sk, buf, size);
 		return err;
 	}
 	rec_len = tls_key_prefix(key, tls_tx_buf_ptr(buf, 0), open->type,
@@ -686,7 +727,7 @@ static int tls_tx_frame(struct sock *sk, struct tls_tx *tx)
 		err = tls_dev_tx_record(sk, tx->dev, buf->seg, buf->nr,
 					rec_len, key->seq);
 		if (err) {
-			tls_tx_buf_trim(tx, buf, size);
+			tls_tx_buf_trim(sk, buf, size);
 			return err;
 		}
 		buf->len = rec_len;
@@ -699,7 +740,7 @@ static int tls_tx_frame(struct sock *sk, struct tls_tx *tx)
 				key->seq);
 	if (err) {
 		tls_tx_frame_undo(tx, n);
-		tls_tx_buf_trim(tx, buf, size);
+		tls_tx_buf_trim(sk, buf, size);
 		return err;
 	}
 	/*

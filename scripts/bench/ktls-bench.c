@@ -27,6 +27,12 @@
  *   ktls-read      read() on a kTLS RX socket with fixed keys; the sender
  *                  sendfile()s on kTLS TX, as for ossl-read
  *   tcp-recv       read() on plain TCP: tcp-sendfile's receiver
+ *   tcp-discard    recv(MSG_TRUNC) on plain TCP, from a sendfile() sender:
+ *                  TCP drops the bytes instead of copying them to user
+ *                  space, so this is plain TCP's receive path without the
+ *                  copy. kTLS read decrypts straight into the reader's
+ *                  buffer (the AEAD writes the user pages in place of
+ *                  that copy), so this, not tcp-recv, is its floor
  * Request/response (-m SIZE -n COUNT round trips), measured at the
  * client, which sends SIZE bytes and waits for SIZE bytes back:
  *   rr-ossl        SSL_write()/SSL_read() on both ends
@@ -34,6 +40,38 @@
  *   rr-ktls-tx     write() on kTLS TX, recv() of the peer's records
  *                  without decrypting: the transmit side's share
  *   rr-tcp         write()/read() on plain TCP
+ *
+ * Scale (-N CONNS, run by scripts/guest-bench-scale.sh): the sendfile()
+ * schemes without OpenSSL (tcp-sendfile, ktls-read, tcp-discard) over
+ * CONNS connections between the two processes instead of one, unsampled
+ * (no -S); -N 1 runs the same code over one. The
+ * receiver opens them all (RLIMIT_NOFILE is raised; the listen backlog
+ * is CONNS, which net.core.somaxconn caps: the guest script raises it),
+ * each gets kTLS keys as above. -M MIB of data (default: the file's
+ * size; the file is sent again from its start as often as needed) goes
+ * in chunks of -B BYTES (default 64 KiB: four whole 16 KiB records), one
+ * sendfile() each, the sender taking the connections in turn (chunk i
+ * on connection i mod CONNS), so each connection carries whole records
+ * and, with MIB at least CONNS chunks, every connection carries some.
+ * The receiver has all connections non-blocking in one epoll set
+ * (level-triggered) and reads each ready one once per wakeup (64 KiB).
+ * Memory stays bounded by credit, not by socket buffers: the sender
+ * starts with SCALE_INFLIGHT chunks of credit and spends one per chunk;
+ * the receiver returns SCALE_BATCH chunks of credit (one byte on a pipe)
+ * each time the bytes it has read cross another SCALE_BATCH chunks, and
+ * the sender, out of credit, blocks on that pipe. So at most
+ * SCALE_INFLIGHT chunks (64: 4 MiB of 64 KiB chunks) are ever sent and
+ * unread, whatever CONNS is, where 10,000 connections each with a chunk
+ * unread would hold 640 MiB of socket buffers. The data phase ends at the receiver when the last byte
+ * arrived, at the sender when the receiver says so; the FINs (and each
+ * connection's end-of-stream check, and its exact byte count) come
+ * after. Output, one line per measured end, per MiB of data:
+ *
+ *   scale SCHEME CIPHER CONNS OWN GUEST
+ *     the sender as tcp-sendfile or ktls-sendfile (kTLS TX; its receiver
+ *     is kTLS RX here, not OpenSSL as in the TX scheme), the receiver as
+ *     tcp-recv, ktls-read or tcp-discard (tcp-discard's sender is not
+ *     reported: it is tcp-sendfile's)
  *
  * kTLS runs skip the handshake: the TLS ULP is attached and fixed keys
  * are set directly; OpenSSL runs do a real handshake first. Either way
@@ -79,7 +117,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/epoll.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -108,6 +148,10 @@
 #define PROF_PAGES 64		/* perf ring: 16-byte samples, 250 a second */
 #define SEED_C2S 0x11		/* fixed keys: parent to child */
 #define SEED_S2C 0x44		/* and child to parent */
+#define SCALE_CHUNK (64 * 1024)	/* -N: default bytes per sendfile() */
+#define SCALE_INFLIGHT 64	/* -N: chunks sent and not yet read, at most */
+#define SCALE_BATCH 16		/* -N: chunks of credit per pipe byte */
+#define SCALE_EVENTS 256	/* -N: epoll_wait()'s batch */
 
 /* A cipher: its kernel uAPI constants, its OpenSSL name, its record size. */
 struct cipher {
@@ -133,9 +177,10 @@ static const struct cipher ciphers[] = {
 
 enum kind { TX, RX, RR };
 enum send_how { S_SSL_WRITE, S_SSL_MMAP, S_WRITE, S_SENDFILE };
-/* How an end reads: SSL_read(), read() (plaintext: TCP or kTLS RX), or
- * recv() walking records it does not decrypt. */
-enum recv_how { R_SSL, R_READ, R_WALK };
+/* How an end reads: SSL_read(), read() (plaintext: TCP or kTLS RX),
+ * recv() walking records it does not decrypt, or recv(MSG_TRUNC), which
+ * plain TCP answers by dropping the bytes uncopied. */
+enum recv_how { R_SSL, R_READ, R_WALK, R_TRUNC };
 
 struct scheme {
 	const char *name;
@@ -148,19 +193,24 @@ struct scheme {
 				 * rr: both ends */
 	int tls;		/* records on the wire */
 	const char *rx_name;	/* TX: the receiver reported under this name */
+	const char *tx_name;	/* RX, -N only: the sender reported so */
 };
 
 static const struct scheme schemes[] = {
-	{ "ossl-write", TX, S_SSL_WRITE, R_SSL, 1, 0, 0, 0, 1, NULL },
-	{ "ossl-mmap", TX, S_SSL_MMAP, R_SSL, 1, 0, 0, 0, 1, NULL },
-	{ "ktls-sendfile", TX, S_SENDFILE, R_SSL, 1, 1, 0, 0, 1, "ossl-read" },
-	{ "ktls-write", TX, S_WRITE, R_SSL, 1, 1, 0, 0, 1, NULL },
-	{ "tcp-sendfile", TX, S_SENDFILE, R_READ, 0, 0, 0, 0, 0, "tcp-recv" },
-	{ "ktls-read", RX, S_SENDFILE, R_READ, 0, 0, 1, 1, 1, NULL },
-	{ "rr-ossl", RR, 0, R_SSL, 1, 0, 0, 0, 1, NULL },
-	{ "rr-ktls", RR, 0, R_READ, 0, 0, 1, 1, 1, NULL },
-	{ "rr-ktls-tx", RR, 0, R_WALK, 0, 0, 1, 0, 1, NULL },
-	{ "rr-tcp", RR, 0, R_READ, 0, 0, 0, 0, 0, NULL },
+	{ "ossl-write", TX, S_SSL_WRITE, R_SSL, 1, 0, 0, 0, 1, NULL, NULL },
+	{ "ossl-mmap", TX, S_SSL_MMAP, R_SSL, 1, 0, 0, 0, 1, NULL, NULL },
+	{ "ktls-sendfile", TX, S_SENDFILE, R_SSL, 1, 1, 0, 0, 1, "ossl-read",
+	  NULL },
+	{ "ktls-write", TX, S_WRITE, R_SSL, 1, 1, 0, 0, 1, NULL, NULL },
+	{ "tcp-sendfile", TX, S_SENDFILE, R_READ, 0, 0, 0, 0, 0, "tcp-recv",
+	  NULL },
+	{ "ktls-read", RX, S_SENDFILE, R_READ, 0, 0, 1, 1, 1, NULL,
+	  "ktls-sendfile" },
+	{ "tcp-discard", RX, S_SENDFILE, R_TRUNC, 0, 0, 0, 0, 0, NULL, NULL },
+	{ "rr-ossl", RR, 0, R_SSL, 1, 0, 0, 0, 1, NULL, NULL },
+	{ "rr-ktls", RR, 0, R_READ, 0, 0, 1, 1, 1, NULL, NULL },
+	{ "rr-ktls-tx", RR, 0, R_WALK, 0, 0, 1, 0, 1, NULL, NULL },
+	{ "rr-tcp", RR, 0, R_READ, 0, 0, 0, 0, 0, NULL, NULL },
 };
 
 struct opts {
@@ -173,6 +223,9 @@ struct opts {
 	unsigned long count;		/* rr: round trips */
 	int receiver_cpu;
 	unsigned int timeout;		/* seconds, each process */
+	unsigned long conns;		/* -N: connections, or 0 */
+	unsigned long long total;	/* -N: bytes to send */
+	size_t chunk;			/* -N: bytes per sendfile() */
 };
 
 /* The cipher's share of a process, from perf samples. */
@@ -557,11 +610,13 @@ static void fill(unsigned char *p, size_t n, unsigned char seed)
 
 /*
  * ktls_key(): the TLS ULP (once per socket) and fixed keys for one
- * direction. Fails unless /proc/net/tls_stat counted a new software
- * session that way: a run that quietly used plain TCP would be a lie.
+ * direction. With check, fails unless /proc/net/tls_stat counted a new
+ * software session that way: a run that quietly used plain TCP would be
+ * a lie (-N checks the count once, over all its sockets).
  * A refused TLS_RX is n/a (a kernel without kTLS RX), not a failure.
  */
-static void ktls_key(const struct cipher *c, int fd, int dir, int seed)
+static void ktls_key(const struct cipher *c, int fd, int dir, int seed,
+		     int check)
 {
 	const char *stat = dir == TLS_TX ? "TlsTxSw" : "TlsRxSw";
 	union {
@@ -572,7 +627,7 @@ static void ktls_key(const struct cipher *c, int fd, int dir, int seed)
 	socklen_t len, ulp_len = sizeof(ulp);
 	long long before, after;
 
-	before = tls_stat(stat);
+	before = check ? tls_stat(stat) : 0;
 	if (before < 0)
 		fail("no %s in /proc/net/tls_stat: is kTLS built in?", stat);
 	memset(&ci, 0, sizeof(ci));
@@ -598,6 +653,8 @@ static void ktls_key(const struct cipher *c, int fd, int dir, int seed)
 		fail("setsockopt(SOL_TLS, TLS_TX, %s): %s", c->name,
 		     strerror(errno));
 	}
+	if (!check)
+		return;
 	after = tls_stat(stat);
 	if (after <= before)
 		fail("%s did not go up (%lld -> %lld)", stat, before, after);
@@ -690,6 +747,22 @@ static void send_file(const struct scheme *s, int fd, SSL *ssl, int ffd,
 	}
 }
 
+/* sendfile_chunk(): len bytes of the file from off, all of them. */
+static void sendfile_chunk(int fd, int ffd, off_t off, size_t len)
+{
+	off_t end = off + len;
+	ssize_t n;
+
+	while (off < end) {
+		n = sendfile(fd, ffd, &off, end - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			fail("sendfile at %lld: %s", (long long)off,
+			     n ? strerror(errno) : "returned 0");
+	}
+}
+
 /* Receiving --------------------------------------------------------------- */
 
 /* Where we are in the stream of TLS records going by. */
@@ -766,7 +839,7 @@ static ssize_t recv_some(enum recv_how how, int fd, SSL *ssl,
 		return -1;
 	}
 	do
-		n = recv(fd, buf, len, 0);
+		n = recv(fd, buf, len, how == R_TRUNC ? MSG_TRUNC : 0);
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		fail("recv: %s", strerror(errno));
@@ -776,7 +849,7 @@ static ssize_t recv_some(enum recv_how how, int fd, SSL *ssl,
 		return -1;
 	}
 	r->bytes += n;
-	if (how == R_READ) {
+	if (how == R_READ || how == R_TRUNC) {
 		r->payload += n;
 		return n;
 	}
@@ -899,9 +972,9 @@ static SSL *setup(const struct opts *o, int fd, int parent)
 	if (s->ossl)
 		return ossl_open(o, fd, parent, 0);
 	if (s->ktls_tx && (parent || rr))
-		ktls_key(c, fd, TLS_TX, parent ? SEED_C2S : SEED_S2C);
+		ktls_key(c, fd, TLS_TX, parent ? SEED_C2S : SEED_S2C, 1);
 	if (s->ktls_rx && (!parent || rr))
-		ktls_key(c, fd, TLS_RX, parent ? SEED_S2C : SEED_C2S);
+		ktls_key(c, fd, TLS_RX, parent ? SEED_S2C : SEED_C2S, 1);
 	return NULL;
 }
 
@@ -911,6 +984,7 @@ struct pipes {
 	int ready[2];	/* child -> parent: its setup, then its start, done */
 	int go[2];	/* parent -> child: start */
 	int res[2];	/* child -> parent: its struct result */
+	int credit[2];	/* child -> parent, -N: SCALE_BATCH chunks read */
 };
 
 /* report(): the bench line(s) and the info line, from the measured end. */
@@ -1084,6 +1158,249 @@ static void child(const struct opts *o, const struct sockaddr_in *sa,
 	close(fd);
 }
 
+/* Scale: many connections (-N) ----------------------------------------- */
+
+/* scale_keys(): no Nagle and this end's keys on every connection; the
+ * sessions counted once for all. */
+static void scale_keys(const struct opts *o, const int *fds, int parent)
+{
+	const struct scheme *s = o->scheme;
+	int dir = parent ? TLS_TX : TLS_RX, one = 1;
+	const char *stat = parent ? "TlsTxSw" : "TlsRxSw";
+	int keyed = parent ? s->ktls_tx : s->ktls_rx;
+	long long before = keyed ? tls_stat(stat) : 0;
+	unsigned long i;
+
+	if (before < 0)
+		fail("no %s in /proc/net/tls_stat: is kTLS built in?", stat);
+	for (i = 0; i < o->conns; i++) {
+		if (setsockopt(fds[i], SOL_TCP, TCP_NODELAY, &one, sizeof(one)))
+			fail("TCP_NODELAY: %s", strerror(errno));
+		if (keyed)
+			ktls_key(o->cipher, fds[i], dir, SEED_C2S, 0);
+	}
+	if (keyed && tls_stat(stat) - before != (long long)o->conns)
+		fail("%s went from %lld to %lld for %lu sockets", stat,
+		     before, tls_stat(stat), o->conns);
+}
+
+/* scale_report(): the "scale" lines, per MiB of data, and an info line. */
+static void scale_report(const struct opts *o, const struct result *tx,
+			 const struct result *rx)
+{
+	const struct scheme *s = o->scheme;
+	const char *cn = o->cipher ? o->cipher->name : "n/a";
+	const char *txn = s->kind == TX ? s->name : s->tx_name;
+	const char *rxn = s->kind == TX ? s->rx_name : s->name;
+	double unit = o->total / MIB;
+
+	if (txn)
+		printf("scale %s %s %lu %.0f %.0f\n", txn, cn, o->conns,
+		       tx->cpu_ns / unit, tx->mono_ns / unit);
+	printf("scale %s %s %lu %.0f %.0f\n", rxn, cn, o->conns,
+	       rx->cpu_ns / unit, rx->mono_ns / unit);
+	printf("info %s %s conns=%lu chunk=%zu total=%llu sender_cpu_ns=%llu "
+	       "receiver_cpu_ns=%llu sender_guest_ns=%llu "
+	       "receiver_guest_ns=%llu idle_ticks=%llu clk_tck=%ld "
+	       "cpus=%d,%d/%ld\n", s->name, cn, o->conns, o->chunk,
+	       o->total, tx->cpu_ns, rx->cpu_ns, tx->mono_ns, rx->mono_ns,
+	       rx->idle_ticks, sysconf(_SC_CLK_TCK), SENDER_CPU,
+	       o->receiver_cpu, sysconf(_SC_NPROCESSORS_ONLN));
+}
+
+/* scale_parent(): accept, key, and send o->total bytes round-robin. */
+static void scale_parent(const struct opts *o, int lfd, struct pipes *p)
+{
+	unsigned long long i, nchunks = o->total / o->chunk;
+	unsigned long credit = SCALE_INFLIGHT;
+	struct result me = { 0 }, child;
+	unsigned char cb[64];
+	struct phase ph;
+	struct stat st;
+	int *fds, ffd, status;
+	off_t off;
+	ssize_t n;
+
+	role = "parent";
+	pin(SENDER_CPU);
+	ffd = open(o->file, O_RDONLY);
+	if (ffd < 0 || fstat(ffd, &st))
+		fail("%s: %s", o->file, strerror(errno));
+	if (st.st_size < (off_t)o->chunk || st.st_size % o->chunk)
+		fail("%s: %lld bytes, not a multiple of the %zu-byte chunk",
+		     o->file, (long long)st.st_size, o->chunk);
+	fds = calloc(o->conns, sizeof(*fds));
+	if (!fds)
+		fail("out of memory");
+	for (i = 0; i < o->conns; i++) {
+		fds[i] = accept(lfd, NULL, NULL);
+		if (fds[i] < 0)
+			fail("accept %llu of %lu: %s", i, o->conns,
+			     strerror(errno));
+	}
+	close(lfd);
+	child_ready(p);		/* its keys first: its n/a is seen as such */
+	scale_keys(o, fds, 1);
+	if (write(p->go[1], "g", 1) != 1)
+		fail("write(go pipe): %s", strerror(errno));
+	child_ready(p);
+	phase_start(o, &ph);
+	for (i = 0; i < nchunks; i++) {
+		while (!credit) {
+			n = read(p->credit[0], cb, sizeof(cb));
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				fail("the child went away (credit pipe)");
+			credit += n * SCALE_BATCH;
+		}
+		off = i * o->chunk % st.st_size;
+		sendfile_chunk(fds[i % o->conns], ffd, off, o->chunk);
+		credit--;
+	}
+	if (!read_full(p->res[0], &child, sizeof(child)))
+		fail("the child did not report (see its error)");
+	phase_stop(o, &ph, &me);
+	/* Outside the phase: the FINs, the child's end-of-stream checks. */
+	for (i = 0; i < o->conns; i++)
+		if (shutdown(fds[i], SHUT_WR))
+			fail("shutdown: %s", strerror(errno));
+	if (waitpid(peer_pid, &status, 0) < 0)
+		fail("waitpid: %s", strerror(errno));
+	peer_pid = 0;
+	if (!WIFEXITED(status) || WEXITSTATUS(status))
+		fail("the child failed (wait status %#x)", status);
+	if (child.payload != o->total)
+		fail("the receiver got %llu bytes, sent %llu", child.payload,
+		     o->total);
+	scale_report(o, &me, &child);
+	for (i = 0; i < o->conns; i++)
+		close(fds[i]);
+	free(fds);
+	close(ffd);
+}
+
+/* scale_recv(): one recv() on connection i, the scheme's way; the bytes,
+ * 0 at its end, -1 when it has nothing yet. */
+static ssize_t scale_recv(const struct opts *o, int fd, unsigned char *buf)
+{
+	ssize_t n;
+
+	do
+		n = recv(fd, buf, RX_BUF, o->scheme->recv == R_TRUNC ?
+			 MSG_TRUNC : 0);
+	while (n < 0 && errno == EINTR);
+	if (n < 0 && errno != EAGAIN)
+		fail("recv: %s", strerror(errno));
+	return n;
+}
+
+/* scale_child(): connect, key, read o->total bytes with epoll, then
+ * check that every connection carried its exact share and ended. */
+static void scale_child(const struct opts *o, const struct sockaddr_in *sa,
+			struct pipes *p)
+{
+	static unsigned char buf[RX_BUF];
+	const unsigned long long nchunks = o->total / o->chunk;
+	const unsigned long long batch = (unsigned long long)SCALE_BATCH *
+					 o->chunk;
+	struct epoll_event ev[SCALE_EVENTS];
+	unsigned long long *got, credited = 0, want;
+	unsigned long i, open;
+	struct result r = { 0 };
+	struct phase ph;
+	int *fds, ep, k, nev;
+	ssize_t n;
+	char c;
+
+	role = "child";
+	pin(o->receiver_cpu);
+	fds = calloc(o->conns, sizeof(*fds));
+	got = calloc(o->conns, sizeof(*got));
+	ep = epoll_create1(0);
+	if (!fds || !got || ep < 0)
+		fail("out of memory or epoll: %s", strerror(errno));
+	for (i = 0; i < o->conns; i++) {
+		fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+		if (fds[i] < 0 ||
+		    connect(fds[i], (const struct sockaddr *)sa, sizeof(*sa)))
+			fail("connect %lu of %lu: %s", i, o->conns,
+			     strerror(errno));
+	}
+	scale_keys(o, fds, 0);
+	for (i = 0; i < o->conns; i++) {
+		struct epoll_event e = { .events = EPOLLIN, .data.u64 = i };
+
+		if (fcntl(fds[i], F_SETFL, O_NONBLOCK) ||
+		    epoll_ctl(ep, EPOLL_CTL_ADD, fds[i], &e))
+			fail("O_NONBLOCK, epoll_ctl: %s", strerror(errno));
+	}
+	if (write(p->ready[1], "r", 1) != 1 || !read_full(p->go[0], &c, 1))
+		fail("the parent went away");
+	phase_start(o, &ph);
+	if (write(p->ready[1], "s", 1) != 1)
+		fail("the parent went away");
+	while (r.payload < o->total) {
+		nev = epoll_wait(ep, ev, SCALE_EVENTS, -1);
+		if (nev < 0 && errno == EINTR)
+			continue;
+		if (nev < 0)
+			fail("epoll_wait: %s", strerror(errno));
+		for (k = 0; k < nev; k++) {
+			i = ev[k].data.u64;
+			n = scale_recv(o, fds[i], buf);
+			if (!n)
+				fail("connection %lu ended after %llu bytes",
+				     i, got[i]);
+			if (n < 0)
+				continue;
+			got[i] += n;
+			r.payload += n;
+		}
+		/* a credit byte per SCALE_BATCH chunks read, all told */
+		while (r.payload - credited >= batch) {
+			if (write(p->credit[1], "c", 1) != 1)
+				fail("write(credit pipe): %s", strerror(errno));
+			credited += batch;
+		}
+	}
+	phase_stop(o, &ph, &r);
+	r.bytes = r.payload;
+	if (write(p->res[1], &r, sizeof(r)) != sizeof(r))
+		fail("write(result pipe): %s", strerror(errno));
+	/* Outside the phase: each connection's end, and its share (chunk
+	 * j went on connection j mod conns). */
+	for (open = o->conns; open; ) {
+		nev = epoll_wait(ep, ev, SCALE_EVENTS, -1);
+		if (nev < 0 && errno == EINTR)
+			continue;
+		if (nev < 0)
+			fail("epoll_wait: %s", strerror(errno));
+		for (k = 0; k < nev; k++) {
+			i = ev[k].data.u64;
+			n = scale_recv(o, fds[i], buf);
+			if (n > 0)
+				fail("connection %lu: %zd bytes more", i, n);
+			if (n < 0)
+				continue;
+			if (epoll_ctl(ep, EPOLL_CTL_DEL, fds[i], NULL))
+				fail("epoll_ctl: %s", strerror(errno));
+			close(fds[i]);
+			open--;
+		}
+	}
+	for (i = 0; i < o->conns; i++) {
+		want = (nchunks / o->conns + (i < nchunks % o->conns)) *
+		       o->chunk;
+		if (got[i] != want)
+			fail("connection %lu carried %llu bytes, not %llu", i,
+			     got[i], want);
+	}
+	free(fds);
+	free(got);
+	close(ep);
+}
+
 /* main -------------------------------------------------------------------- */
 
 static void __attribute__((noreturn)) usage(void)
@@ -1093,12 +1410,16 @@ static void __attribute__((noreturn)) usage(void)
 	fprintf(stderr,
 		"usage: ktls-bench -s SCHEME -c CIPHER [-f FILE] [-m SIZE -n COUNT]\n"
 		"                  [-C CERT -K KEY] [-S CRYPTO_RANGES] [-p CPU] [-t SECONDS]\n"
+		"                  [-N CONNS [-M MIB] [-B BYTES]]\n"
 		"  -f     the file to send (TX, RX schemes)\n"
 		"  -m/-n  message size and round trips (rr-* schemes)\n"
 		"  -C/-K  PEM certificate and key: OpenSSL schemes\n"
 		"  -S     sample the measured process, count the kernel's crypto\n"
 		"  -p     the child's CPU (default 1; the parent's is 0)\n"
 		"  -t     timeout per process (default 1800)\n"
+		"  -N     scale: CONNS connections (tcp-sendfile, ktls-read,\n"
+		"         tcp-discard), -M MIB of data (default: the file's\n"
+		"         size) in chunks of -B BYTES (default 65536)\n"
 		"schemes:");
 	for (i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++)
 		fprintf(stderr, " %s", schemes[i].name);
@@ -1115,8 +1436,12 @@ static void parse(int argc, char **argv, struct opts *o)
 	size_t i;
 	int c;
 
-	*o = (struct opts){ .receiver_cpu = 1, .timeout = 1800 };
-	while ((c = getopt(argc, argv, "s:c:f:m:n:C:K:S:p:t:")) != -1) {
+	unsigned long long mib = 0;
+	struct stat st;
+
+	*o = (struct opts){ .receiver_cpu = 1, .timeout = 1800,
+			    .chunk = SCALE_CHUNK };
+	while ((c = getopt(argc, argv, "s:c:f:m:n:C:K:S:p:t:N:M:B:")) != -1) {
 		switch (c) {
 		case 's': sname = optarg; break;
 		case 'c': cname = optarg; break;
@@ -1128,6 +1453,9 @@ static void parse(int argc, char **argv, struct opts *o)
 		case 'S': o->syms = optarg; break;
 		case 'p': o->receiver_cpu = atoi(optarg); break;
 		case 't': o->timeout = strtoul(optarg, NULL, 0); break;
+		case 'N': o->conns = strtoul(optarg, NULL, 0); break;
+		case 'M': mib = strtoull(optarg, NULL, 0); break;
+		case 'B': o->chunk = strtoul(optarg, NULL, 0); break;
 		default: usage();
 		}
 	}
@@ -1146,6 +1474,37 @@ static void parse(int argc, char **argv, struct opts *o)
 		usage();
 	if (o->scheme->ossl && (!o->cert || !o->key))
 		usage();
+	if (!o->conns)
+		return;
+	/* -N: a sendfile() sender without OpenSSL, whole records per chunk,
+	 * at least one chunk per connection */
+	if (o->scheme->kind == RR || o->scheme->ossl ||
+	    o->scheme->send != S_SENDFILE || !o->chunk ||
+	    o->chunk % TLS_MAX_PAYLOAD || o->syms)
+		usage();
+	if (stat(o->file, &st))
+		fail("%s: %s", o->file, strerror(errno));
+	o->total = mib ? mib << 20 : (unsigned long long)st.st_size;
+	if (o->total % o->chunk || o->total / o->chunk < o->conns)
+		fail("%llu bytes: not whole %zu-byte chunks, at least one per "
+		     "connection (%lu)", o->total, o->chunk, o->conns);
+}
+
+/* raise_nofile(): room for n more descriptors than the few we hold. */
+static void raise_nofile(unsigned long n)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl))
+		fail("getrlimit: %s", strerror(errno));
+	if (rl.rlim_cur >= n + 64)
+		return;
+	rl.rlim_cur = n + 64;
+	if (rl.rlim_max < rl.rlim_cur)
+		rl.rlim_max = rl.rlim_cur;
+	if (setrlimit(RLIMIT_NOFILE, &rl))
+		fail("setrlimit(RLIMIT_NOFILE, %lu): %s", n + 64,
+		     strerror(errno));
 }
 
 int main(int argc, char **argv)
@@ -1157,6 +1516,8 @@ int main(int argc, char **argv)
 	int lfd;
 
 	parse(argc, argv, &o);
+	if (o.conns)
+		raise_nofile(o.conns);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGALRM, on_alarm);
@@ -1165,10 +1526,10 @@ int main(int argc, char **argv)
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	lfd = socket(AF_INET, SOCK_STREAM, 0);
 	if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) ||
-	    listen(lfd, 1) ||
+	    listen(lfd, o.conns > 1 ? (int)o.conns : 1) ||
 	    getsockname(lfd, (struct sockaddr *)&sa, &salen))
 		fail("listen on loopback: %s", strerror(errno));
-	if (pipe(p.ready) || pipe(p.go) || pipe(p.res))
+	if (pipe(p.ready) || pipe(p.go) || pipe(p.res) || pipe(p.credit))
 		fail("pipe: %s", strerror(errno));
 
 	fflush(stdout);
@@ -1181,12 +1542,20 @@ int main(int argc, char **argv)
 		close(p.ready[0]);
 		close(p.go[1]);
 		close(p.res[0]);
-		child(&o, &sa, &p);
+		close(p.credit[0]);
+		if (o.conns)
+			scale_child(&o, &sa, &p);
+		else
+			child(&o, &sa, &p);
 		return 0;
 	}
 	close(p.ready[1]);
 	close(p.go[0]);
 	close(p.res[1]);
-	parent(&o, lfd, &p);
+	close(p.credit[1]);
+	if (o.conns)
+		scale_parent(&o, lfd, &p);
+	else
+		parent(&o, lfd, &p);
 	return 0;
 }

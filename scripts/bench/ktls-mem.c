@@ -5,14 +5,16 @@
  *
  * Opens N loopback TCP connections first, so that their TCP state is not
  * counted; then, on one end of each, attaches the "tls" ULP and sets
- * TLS_TX and TLS_RX keys (AES-128-GCM, TLS 1.2 or 1.3), and reports how
- * much the slab grew (/proc/slabinfo: active objects times object size,
- * per cache) and how much MemFree fell, per socket. Caches must not be
+ * TLS_TX and TLS_RX keys (AES-128-GCM, TLS 1.2 or 1.3); with "sent", each
+ * of those ends then sends one 64-byte record, which the other end reads
+ * whole, so that the socket is idle after use rather than unused. It
+ * reports how much the slab grew (/proc/slabinfo: active objects times
+ * object size, per cache) and how much MemFree fell, per socket. Caches must not be
  * merged (the kernel's default here: CONFIG_SLAB_MERGE_DEFAULT is off),
  * or kTLS's objects would be counted under another cache's name.
  *
- * usage: ktls-mem SOCKETS VERSION   (VERSION: 12 or 13)
- * Prints "mem tlsVV slab BYTES free BYTES" (per socket) and one
+ * usage: ktls-mem SOCKETS VERSION [sent]   (VERSION: 12 or 13)
+ * Prints "mem tlsVV[-sent] slab BYTES free BYTES" (per socket) and one
  * "cache NAME BYTES OBJSIZE" line per cache that grew by more than 16
  * bytes per socket. Exit 1 when a call fails or the ULP is missing.
  */
@@ -118,22 +120,42 @@ static void tls_on(int fd, int version, int i)
 		die("TLS_RX");
 }
 
+/* One 64-byte record from each kTLS end, read whole (as ciphertext) */
+static void send_one(int *fds, int n, int version)
+{
+	int len = (version == 13 ? 5 + 1 : 5 + 8) + 64 + 16;
+	char buf[128];
+	int i, got, r;
+
+	memset(buf, 0x61, sizeof(buf));
+	for (i = 0; i < n; i++) {
+		if (write(fds[2 * i], buf, 64) != 64)
+			die("write");
+		for (got = 0; got < len; got += r) {
+			r = read(fds[2 * i + 1], buf, len - got);
+			if (r <= 0)
+				die("read");
+		}
+	}
+}
+
 int main(int argc, char **argv)
 {
 	static struct cache before[MAX_CACHES], after[MAX_CACHES];
 	struct sockaddr_in sa = { .sin_family = AF_INET };
 	socklen_t salen = sizeof(sa);
-	int n, version, ls, i, nb, na;
+	int n, version, ls, i, nb, na, sent;
 	long free0, slab0 = 0, slab1 = 0;
 	struct rlimit rl;
 	int *fds;
 
-	if (argc != 3)
-		return fprintf(stderr, "usage: ktls-mem SOCKETS 12|13\n"), 2;
+	sent = argc == 4 && !strcmp(argv[3], "sent");
+	if (argc != 3 + sent)
+		return fprintf(stderr, "usage: ktls-mem SOCKETS 12|13 [sent]\n"), 2;
 	n = atoi(argv[1]);
 	version = atoi(argv[2]);
 	if (n <= 0 || (version != 12 && version != 13))
-		return fprintf(stderr, "usage: ktls-mem SOCKETS 12|13\n"), 2;
+		return fprintf(stderr, "usage: ktls-mem SOCKETS 12|13 [sent]\n"), 2;
 
 	rl.rlim_cur = rl.rlim_max = 2 * n + 64;
 	if (setrlimit(RLIMIT_NOFILE, &rl))
@@ -162,6 +184,8 @@ int main(int argc, char **argv)
 	free0 = memfree_bytes();
 	for (i = 0; i < n; i++)
 		tls_on(fds[2 * i], version, i);
+	if (sent)
+		send_one(fds, n, version);
 	sleep(1);
 	na = slab_snapshot(after);
 
@@ -169,8 +193,8 @@ int main(int argc, char **argv)
 		slab0 += before[i].bytes;
 	for (i = 0; i < na; i++)
 		slab1 += after[i].bytes;
-	printf("mem tls%d slab %ld free %ld\n", version, (slab1 - slab0) / n,
-	       (free0 - memfree_bytes()) / n);
+	printf("mem tls%d%s slab %ld free %ld\n", version, sent ? "-sent" : "",
+	       (slab1 - slab0) / n, (free0 - memfree_bytes()) / n);
 	for (i = 0; i < na; i++) {
 		long d = after[i].bytes - slab_bytes(before, nb, after[i].name);
 

@@ -142,34 +142,13 @@ printf '| flavour | exit | numbers | wall | kernel (sha256, built) |\n|---|---|-
 	> "$work/runs"
 status=0
 t0=$SECONDS
-# Under icount a guest's numbers are its own instructions, whatever else
-# the host runs: guests side by side change only the wall time.
-pids=()
-for f in "${flavours[@]}"; do
-	rm -f "$work/$f.lines" "$work/$f.row"
-	while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do
-		wait -n || true
-	done
-	run_flavour "$f" &
-	pids+=($!)
-done
-for p in "${pids[@]}"; do
-	wait "$p" || status=1
-done
-for f in "${flavours[@]}"; do
-	cat "$work/$f.lines" >> "$out/lines.txt" 2>/dev/null || status=1
-	cat "$work/$f.row" >> "$work/runs" 2>/dev/null || status=1
-done
+bench_flavours "$jobs" "$work" "$out" "${flavours[@]}" || status=1
 
-commit=$(git -C "$TOP" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
-dirty=$(git -C "$TOP" status --porcelain -- patches scripts 2>/dev/null |
-	wc -l)
 {
 	echo "\`scripts/bench-scale.sh ${args[*]}\` ($mode run: $mib MiB per" \
 		"run in $chunk-byte sendfile()s, connections $conns, $reps" \
 		"repetition(s), TLS 1.2 AES-128-GCM, 1 vCPU), measured on" \
-		"commit $commit$([ "$dirty" = 0 ] ||
-		echo " with $dirty changed files in patches/ and scripts/")," \
+		"$(bench_commit)," \
 		"$(date -u '+%F %T') UTC, $((SECONDS - t0))s wall."
 	echo
 	echo "Base tree: $(base_describe)."

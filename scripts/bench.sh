@@ -188,34 +188,13 @@ printf '| flavour | exit | numbers | wall | kernel (sha256, built) |\n|---|---|-
 	> "$work/runs"
 status=0
 t0=$SECONDS
-# The flavours' guests run at once, as many as there are host cores: under
-# icount a guest's numbers are the instructions it executes, whatever else
-# the host runs, so sharing the host changes their wall time only.
-pids=()
-for f in "${flavours[@]}"; do
-	rm -f "$work/$f.lines" "$work/$f.row"
-	while [ "$(jobs -rp | wc -l)" -ge "$(nproc)" ]; do
-		wait -n || true
-	done
-	run_flavour "$f" &
-	pids+=($!)
-done
-for p in "${pids[@]}"; do
-	wait "$p" || status=1
-done
-for f in "${flavours[@]}"; do
-	cat "$work/$f.lines" >> "$out/lines.txt" 2>/dev/null || status=1
-	cat "$work/$f.row" >> "$work/runs" 2>/dev/null || status=1
-done
+# the flavours' guests at once, as many as there are host cores
+bench_flavours "$(nproc)" "$work" "$out" "${flavours[@]}" || status=1
 
-commit=$(git -C "$TOP" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
-dirty=$(git -C "$TOP" status --porcelain -- patches scripts 2>/dev/null |
-	wc -l)
 {
 	echo "\`scripts/bench.sh ${args[*]}\` ($mode run: a ${mib} MiB file," \
 		"$rr round trips, $reps repetitions of each run, $cpus vCPU)," \
-		"measured on commit $commit$([ "$dirty" = 0 ] ||
-		echo " with $dirty changed files in patches/ and scripts/")," \
+		"measured on $(bench_commit)," \
 		"$(date -u '+%F %T') UTC, $((SECONDS - t0))s wall."
 	echo
 	echo "Base tree: $(base_describe)."

@@ -232,3 +232,44 @@ slab_verdict() {
 		return 1
 	fi
 }
+
+# For bench.sh and bench-scale.sh, whose run_flavour FLAVOUR runs one
+# kernel's guest and leaves WORK/FLAVOUR.lines (its numbers) and
+# WORK/FLAVOUR.row (its line of the runs table).
+# bench_flavours JOBS WORK OUT FLAVOUR...: run_flavour for each, JOBS
+# guests at once (under icount a guest's numbers are the instructions it
+# executes, whatever else the host runs, so sharing the host changes
+# their wall time only); then OUT/lines.txt and WORK/runs get their
+# lines, in the flavours' order. Returns 1 when a flavour failed or left
+# nothing.
+bench_flavours() {
+	local jobs=$1 work=$2 out=$3 f p status=0 pids=()
+	shift 3
+	for f in "$@"; do
+		rm -f "$work/$f.lines" "$work/$f.row"
+		while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do
+			wait -n || true
+		done
+		run_flavour "$f" &
+		pids+=($!)
+	done
+	for p in "${pids[@]}"; do
+		wait "$p" || status=1
+	done
+	for f in "$@"; do
+		cat "$work/$f.lines" >> "$out/lines.txt" 2>/dev/null || status=1
+		cat "$work/$f.row" >> "$work/runs" 2>/dev/null || status=1
+	done
+	return $status
+}
+
+# bench_commit: "commit ID", and how many files of patches/ and scripts/
+# differ from it, for a results file's first line
+bench_commit() {
+	local commit dirty
+	commit=$(git -C "$TOP" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+	dirty=$(git -C "$TOP" status --porcelain -- patches scripts 2>/dev/null |
+		wc -l)
+	echo "commit $commit$([ "$dirty" = 0 ] ||
+		echo " with $dirty changed files in patches/ and scripts/")"
+}

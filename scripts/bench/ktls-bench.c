@@ -1280,6 +1280,18 @@ static void scale_parent(const struct opts *o, int lfd, struct pipes *p)
 	close(ffd);
 }
 
+/* scale_wait(): the next batch of ready connections, none on a signal */
+static int scale_wait(int ep, struct epoll_event *ev)
+{
+	int nev = epoll_wait(ep, ev, SCALE_EVENTS, -1);
+
+	if (nev < 0 && errno == EINTR)
+		return 0;
+	if (nev < 0)
+		fail("epoll_wait: %s", strerror(errno));
+	return nev;
+}
+
 /* scale_recv(): one recv() on connection i, the scheme's way; the bytes,
  * 0 at its end, -1 when it has nothing yet. */
 static ssize_t scale_recv(const struct opts *o, int fd, unsigned char *buf)
@@ -1341,11 +1353,7 @@ static void scale_child(const struct opts *o, const struct sockaddr_in *sa,
 	if (write(p->ready[1], "s", 1) != 1)
 		fail("the parent went away");
 	while (r.payload < o->total) {
-		nev = epoll_wait(ep, ev, SCALE_EVENTS, -1);
-		if (nev < 0 && errno == EINTR)
-			continue;
-		if (nev < 0)
-			fail("epoll_wait: %s", strerror(errno));
+		nev = scale_wait(ep, ev);
 		for (k = 0; k < nev; k++) {
 			i = ev[k].data.u64;
 			n = scale_recv(o, fds[i], buf);
@@ -1371,11 +1379,7 @@ static void scale_child(const struct opts *o, const struct sockaddr_in *sa,
 	/* Outside the phase: each connection's end, and its share (chunk
 	 * j went on connection j mod conns). */
 	for (open = o->conns; open; ) {
-		nev = epoll_wait(ep, ev, SCALE_EVENTS, -1);
-		if (nev < 0 && errno == EINTR)
-			continue;
-		if (nev < 0)
-			fail("epoll_wait: %s", strerror(errno));
+		nev = scale_wait(ep, ev);
 		for (k = 0; k < nev; k++) {
 			i = ev[k].data.u64;
 			n = scale_recv(o, fds[i], buf);

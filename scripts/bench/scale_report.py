@@ -17,6 +17,9 @@ several).
 import argparse
 import statistics
 
+# the same cells and tables as make bench's (this directory is on the path)
+from report import ratio, table
+
 # sender, then receiver; each kTLS scheme before its floor
 SCHEMES = ["ktls-sendfile", "tcp-sendfile", "ktls-read", "tcp-recv",
            "tcp-discard"]
@@ -63,17 +66,6 @@ def cell(v, ref=None):
     if ref:
         out += f" = {m / ref:.3f}"
     return out
-
-
-def ratio(a, b):
-    return f"{a / b:.3f}" if a is not None and b else "-"
-
-
-def table(head, rows):
-    out = ["| " + " | ".join(head) + " |",
-           "|---" + "|---:" * (len(head) - 1) + "|"]
-    out += ["| " + " | ".join(r) + " |" for r in rows]
-    return "\n".join(out) + "\n"
 
 
 def main():

@@ -14,7 +14,8 @@
 #
 # More:
 #   make kernel / kernel-base / kernel-debug   build one flavour
-#   make static   checkpatch, sparse, W=1, kernel-doc, shellcheck
+#   make static   checkpatch, sparse, W=1, kernel-doc, shellcheck, then
+#                 the clang, i386 and allmodconfig builds (check-builds.sh)
 #   make bisect   every patch builds and boots
 #   make selftests   the selftests on the series kernel
 #   make interop  the series kernel's kTLS against unmodified OpenSSL,
@@ -23,8 +24,9 @@
 #                 (slow: the base kernel's rekey cases time out)
 #   make bench    CPU cost per MiB of kTLS transmit and receive, ours
 #                 against the base kernel's, OpenSSL and plain TCP
-#                 (scripts/bench.sh, about an hour), then make bench-kcm;
-#                 builds no kernel: run make kernel kernel-base first
+#                 (scripts/bench.sh, about an hour), then make bench-mem,
+#                 bench-scale and bench-kcm (half an hour more); builds
+#                 no kernel: run make kernel kernel-base first
 #   make bench-kcm   the KTLS paper's Figure 3: latency of a TLS
 #                 request/response service, user-space OpenSSL against
 #                 kTLS and kTLS + KCM, ours and the base kernel's
@@ -87,7 +89,7 @@ kernel-base: tree
 kernel-debug: tree
 	$(S)/build-kernel.sh debug
 static: kernel
-	$(S)/check-static.sh
+	$(S)/check-static.sh; s=$$?; $(S)/check-builds.sh && exit $$s
 bisect: tree
 	$(S)/check-bisect.sh
 selftests: kernel
@@ -99,7 +101,7 @@ compare: tree
 fuzz: kernel
 	$(S)/fuzz.sh
 bench:
-	$(S)/bench.sh && $(S)/bench-kcm.sh
+	$(S)/bench.sh && $(S)/bench-mem.sh && $(S)/bench-scale.sh && $(S)/bench-kcm.sh
 bench-kcm:
 	$(S)/bench-kcm.sh
 bench-aead: kernel

@@ -10,7 +10,7 @@
 # counts), so one run per kernel suffices.
 #
 # usage: bench-mem.sh [--smoke] [--sockets N] [--out DIR] [FLAVOUR...]
-#   (none)      10000 sockets, base (if built) and series, into bench/mem/
+#   (none)      10000 sockets, base (if built) and series, into bench/results/mem/
 #               (about 2 minutes per kernel)
 #   --smoke     500 sockets, series only, into build/bench/mem-smoke: it
 #               runs and gives every number
@@ -47,7 +47,7 @@ if [ ${#flavours[@]} -eq 0 ]; then
 fi
 if [ -z "$out" ]; then
 	out=$BUILD/bench/mem-$mode
-	[ "$mode" != full ] || out=$TOP/bench/mem
+	[ "$mode" != full ] || out=$TOP/bench/results/mem
 fi
 mkdir -p "$out" && out=$(cd "$out" && pwd)
 

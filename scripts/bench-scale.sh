@@ -18,7 +18,7 @@
 # usage: bench-scale.sh [--smoke] [--mib N] [--chunk BYTES] [--conns LIST]
 #                       [--reps R] [--jobs J] [--out DIR] [FLAVOUR...]
 #   (none)    the full run: 640 MiB per run, 1 100 10000 connections, 3
-#             repetitions, base and series, into bench/scale/ (about
+#             repetitions, base and series, into bench/results/scale/ (about
 #             6.5 minutes per kernel: 13 minutes with --jobs 1 on a
 #             shared host, less with the two kernels at once)
 #   --smoke   a check that it all still runs: 16 MiB in 16 KiB chunks,
@@ -30,7 +30,7 @@
 #             repetitions; MIB must hold at least one chunk per connection
 #   --jobs    guests at once (default: the host's cores; 1: one after
 #             the other, twice the wall time)
-#   --out     where results go (default: bench/scale for the full run,
+#   --out     where results go (default: bench/results/scale for the full run,
 #             build/bench/scale-smoke for --smoke, else
 #             build/bench/scale-custom)
 #   FLAVOUR   kernels in build/out/ (default: base series; the first is
@@ -82,7 +82,7 @@ if [ ${#flavours[@]} -eq 0 ]; then
 	[ "$mode" = smoke ] && flavours=(series)
 fi
 case "$mode" in
-full) out=${out:-$TOP/bench/scale} ;;
+full) out=${out:-$TOP/bench/results/scale} ;;
 *) out=${out:-$BUILD/bench/scale-$mode} ;;
 esac
 mkdir -p "$out"

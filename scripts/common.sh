@@ -51,22 +51,35 @@ log() { printf '%s: %s\n' "${0##*/}" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
 # need_pkgs PKG... : install Debian packages that are missing (CI starts on a
-# machine that has only the base image).
+# machine that has only the base image). Callers running at once (the
+# benchmarks boot a guest per flavour in parallel) take turns: apt fails
+# at once, not waits, when another holds its lock.
 need_pkgs() {
-	local missing=() p
-	for p in "$@"; do
-		dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
-			grep -q 'ok installed' || missing+=("$p")
-	done
+	local missing=() p lock
+	missing_pkgs() {
+		missing=()
+		for p in "$@"; do
+			dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+				grep -q 'ok installed' || missing+=("$p")
+		done
+	}
+	missing_pkgs "$@"
 	[ ${#missing[@]} -eq 0 ] && return 0
-	log "installing ${missing[*]}"
 	[ "$(id -u)" -eq 0 ] || die "need root to apt-get install ${missing[*]}"
-	if [ ! -e "$BUILD/.apt-updated" ]; then
-		apt-get update -qq >&2
-		mkdir -p "$BUILD" && touch "$BUILD/.apt-updated"
+	mkdir -p "$BUILD"
+	exec {lock}> "$BUILD/.need_pkgs.lock"
+	flock "$lock"
+	missing_pkgs "$@"
+	if [ ${#missing[@]} -gt 0 ]; then
+		log "installing ${missing[*]}"
+		if [ ! -e "$BUILD/.apt-updated" ]; then
+			apt-get update -qq >&2
+			touch "$BUILD/.apt-updated"
+		fi
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			--no-install-recommends "${missing[@]}" >&2
 	fi
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-		--no-install-recommends "${missing[@]}" >&2
+	exec {lock}>&-
 }
 
 # Packages every kernel build needs.

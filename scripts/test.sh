@@ -6,7 +6,8 @@
 #   4. the series kernel builds; static checks (checkpatch, sparse, W=1,
 #      kernel-doc, MAINTAINERS, coccinelle, NIPA's simple checks,
 #      and shellcheck); clang and 32-bit builds of the directories the series
-#      touches (check-builds.sh); the KUnit tests (kunit.sh)
+#      touches and an allmodconfig build of the files that see it
+#      (check-builds.sh); the KUnit tests (kunit.sh)
 #   5. the selftests on the series kernel (scripts/xfail.txt: the cases
 #      expected to fail at this point of the project, reported by name),
 #      in a guest with two CPUs, then in one with one CPU. On one CPU,
@@ -58,7 +59,7 @@ if step "series applies to the base tree (make tree)" "$s/tree.sh"; then
 	part "bisect" "$s/check-bisect.sh"
 	if step "series kernel builds" "$s/build-kernel.sh" series; then
 		part "static checks" "$s/check-static.sh"
-		part "clang and 32-bit builds (check-builds.sh)" "$s/check-builds.sh"
+		part "clang, 32-bit and wide-config builds (check-builds.sh)" "$s/check-builds.sh"
 		part "KUnit on the series kernel" "$s/kunit.sh" series
 		part "selftests on the series kernel" "$s/run-tests.sh" series "$s/xfail.txt"
 		part "selftests on the series kernel, one CPU" \

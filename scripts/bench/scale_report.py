@@ -179,7 +179,7 @@ kTLS RX; tcp-recv: read() on plain TCP; tcp-discard: recv(MSG_TRUNC) on
 plain TCP, which drops the bytes uncopied). Every run moves the same
 data in the same sendfile() chunks, the connections taking them in turn,
 with the same bound on what is in flight (see
-[scripts/bench/ktls-bench.c](../../scripts/bench/ktls-bench.c), -N):
+[scripts/bench/ktls-bench.c](../../../scripts/bench/ktls-bench.c), -N):
 only the connection count changes. Connection setup, keys and teardown
 are outside the measurement. Under icount, cache and TLB misses cost
 nothing: what grows with connections here is instructions (per-socket

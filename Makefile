@@ -24,7 +24,7 @@
 #                 (slow: the base kernel's rekey cases time out)
 #   make bench    CPU cost per MiB of kTLS transmit and receive, ours
 #                 against the base kernel's, OpenSSL and plain TCP
-#                 (scripts/bench.sh, about an hour), then make bench-mem,
+#                 (scripts/bench.sh, about 20 minutes), then make bench-mem,
 #                 bench-scale and bench-kcm (half an hour more); builds
 #                 no kernel: run make kernel kernel-base first
 #   make bench-kcm   the KTLS paper's Figure 3: latency of a TLS

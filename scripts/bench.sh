@@ -31,7 +31,7 @@
 #                 [--out DIR] [FLAVOUR...]
 #   (none)    the full run: a 256 MiB file, 10000 round trips, 3
 #             repetitions, base and series, into bench/results/ (about
-#             an hour on 2 host cores, one guest on each; see
+#             20 minutes on 2 host cores, one guest on each; see
 #             bench/results/README.md)
 #   --smoke   a check that it all still runs: 4 MiB, 200 round trips, 1
 #             repetition, the series kernel only, into build/bench/smoke
